@@ -1,0 +1,136 @@
+/**
+ * Backup activities: thin adapters from the backupPlan workflow to engines and stores. Bytes stream from
+ * the engine through a sha256 digest into the store; only ids, keys, sizes and hashes go back to Temporal.
+ */
+import { pipeline } from 'node:stream/promises';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { artifactKey, manifestKey, manifestSchema, type ComponentBackup, type Manifest } from '../src/catalog/manifest';
+import { engineFor } from '../src/engines';
+import { ComponentError } from '../src/engines/errors';
+import type { Plan } from '../src/plan/schema';
+import { DigestStream } from '../src/repository/digest';
+import { manifestBody } from '../src/repository/backupSets';
+import { createStore, isRetryableStoreError } from '../src/stores';
+
+export interface BackupComponentInput {
+  plan: Plan;
+  setId: string;
+  component: string;
+}
+
+/** Progress reported in heartbeats (and shown by `backup run --wait`). */
+export interface BackupProgress {
+  bytes: number;
+}
+
+const HEARTBEAT_INTERVAL_MS = 1_000;
+
+/** Converts any failure into a Temporal failure that says whether a retry can help. */
+function toFailure(component: string, error: unknown): ApplicationFailure {
+  if (error instanceof ApplicationFailure) return error;
+  if (error instanceof ComponentError) {
+    return ApplicationFailure.create({ message: error.message, type: error.kind, nonRetryable: !error.retryable });
+  }
+  const message = `component "${component}": ${(error as Error).message ?? String(error)}`;
+  return ApplicationFailure.create({ message, type: 'StoreError', nonRetryable: !isRetryableStoreError(error) });
+}
+
+export async function backupComponent(input: BackupComponentInput): Promise<ComponentBackup> {
+  const context = Context.current();
+  const component = input.plan.components.find((candidate) => candidate.name === input.component);
+  if (!component) throw ApplicationFailure.nonRetryable(`component "${input.component}" is not in plan "${input.plan.name}"`, 'UnknownComponent');
+  const engine = engineFor(component);
+  const store = createStore(input.plan.store);
+  const key = artifactKey(input.plan.name, input.setId, component.name, engine.extension);
+  const startedAt = new Date();
+  const digest = new DigestStream();
+  const heartbeat = setInterval(() => context.heartbeat({ bytes: digest.bytes } satisfies BackupProgress), HEARTBEAT_INTERVAL_MS);
+  try {
+    context.heartbeat({ bytes: 0 } satisfies BackupProgress);
+    const dump = await engine.dump(component);
+    const onCancel = () => dump.abort();
+    context.cancellationSignal.addEventListener('abort', onCancel);
+    try {
+      const [facts] = await Promise.all([
+        dump.finished,
+        pipeline(dump.stream, digest).catch((error: Error) => {
+          dump.abort();
+          throw error;
+        }),
+        store.put(key, digest, { signal: context.cancellationSignal }),
+      ]);
+      const completedAt = new Date();
+      const backup: ComponentBackup = {
+        name: component.name,
+        type: component.type,
+        key,
+        format: engine.format,
+        bytes: digest.bytes,
+        sha256: digest.sha256(),
+        startedAt: startedAt.toISOString(),
+        completedAt: completedAt.toISOString(),
+        after: component.after,
+        attempt: context.info.attempt,
+        ...facts,
+      };
+      context.log.info('component backed up', { plan: input.plan.name, component: component.name, key, bytes: backup.bytes });
+      return backup;
+    } finally {
+      context.cancellationSignal.removeEventListener('abort', onCancel);
+    }
+  } catch (error) {
+    // A cancelled activity reports the cancellation, not the stream errors it caused.
+    if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
+    throw toFailure(component.name, error);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+export interface WriteManifestInput {
+  plan: Plan;
+  planRevision: string;
+  setId: string;
+  startedAt: string;
+  workflowId: string;
+  runId: string;
+  components: ComponentBackup[];
+}
+
+/**
+ * Writes manifest.json, the set's commit point: before it exists the set is incomplete and never offered
+ * for restore. It first checks that every artifact is really in the store with the recorded size.
+ */
+export async function writeManifest(input: WriteManifestInput): Promise<{ key: string; completedAt: string }> {
+  const store = createStore(input.plan.store);
+  const stored = new Map<string, number>();
+  for await (const object of store.list(`${input.plan.name}/${input.setId}/`)) stored.set(object.key, object.size);
+  for (const component of input.components) {
+    const size = stored.get(component.key);
+    if (size !== component.bytes) {
+      throw ApplicationFailure.nonRetryable(
+        `artifact ${component.key} ${size === undefined ? 'is missing from the store' : `has ${size} bytes, not ${component.bytes}`}: the set is left incomplete`,
+        'ArtifactMissing',
+      );
+    }
+  }
+  const completedAt = new Date().toISOString();
+  const manifest: Manifest = manifestSchema.parse({
+    formatVersion: 1,
+    plan: input.plan.name,
+    planRevision: input.planRevision,
+    setId: input.setId,
+    startedAt: input.startedAt,
+    completedAt,
+    workflowId: input.workflowId,
+    runId: input.runId,
+    components: input.components,
+  } satisfies Manifest);
+  const key = manifestKey(input.plan.name, input.setId);
+  try {
+    await store.put(key, manifestBody(manifest));
+  } catch (error) {
+    throw toFailure('manifest', error);
+  }
+  return { key, completedAt };
+}

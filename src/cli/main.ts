@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/** The `lifeboat` command. Exit codes: 0 success, 1 the operation failed, 2 bad input (nothing changed). */
+import { Command, CommanderError } from 'commander';
+import { PlanError } from '../plan/load';
+import { TemporalUnreachableError } from '../temporal/connection';
+import { registerBackupCommands } from './commands/backup';
+import { registerPlanCommands } from './commands/plan';
+import { registerUpCommand } from './commands/up';
+import { registerWorkerCommand } from './commands/worker';
+import { EXIT, OperationFailed, UsageError } from './errors';
+
+function buildProgram(): Command {
+  const program = new Command('lifeboat')
+    .description('Backup and disaster recovery as durable Temporal workflows')
+    .version(require('../../../package.json').version)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  registerPlanCommands(program);
+  registerBackupCommands(program);
+  registerWorkerCommand(program);
+  registerUpCommand(program);
+  // Subcommands inherit the override so that usage errors exit 2, not commander's default 1.
+  program.commands.forEach(function inherit(command: Command) {
+    command.exitOverride();
+    command.commands.forEach(inherit);
+  });
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are successes; every other commander error is a usage error it already printed.
+      return ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) ? EXIT.ok : EXIT.badInput;
+    }
+    if (error instanceof PlanError || error instanceof UsageError) {
+      console.error(`error: ${error.message}`);
+      return EXIT.badInput;
+    }
+    if (error instanceof OperationFailed || error instanceof TemporalUnreachableError) {
+      console.error(`error: ${error.message}`);
+      return EXIT.failed;
+    }
+    console.error(`error: ${(error as Error).stack ?? String(error)}`);
+    return EXIT.failed;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,95 @@
+/** Child processes as streams: the data plane's way to run pg_dump, pg_restore and friends. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+
+/** The last bytes a process wrote to stderr, for error messages (bounded: a chatty process costs no memory). */
+export class StderrTail {
+  private text = '';
+  constructor(private readonly limit = 4096) {}
+  append(chunk: Buffer | string): void {
+    this.text = (this.text + chunk.toString()).slice(-this.limit);
+  }
+  toString(): string {
+    return this.text.trim();
+  }
+}
+
+export class ProcessFailedError extends Error {
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly stderr: string,
+  ) {
+    super(`${command} ${signal ? `was killed by ${signal}` : `exited with code ${exitCode}`}${stderr ? `: ${stderr}` : ''}`);
+    this.name = 'ProcessFailedError';
+  }
+}
+
+export interface SpawnedOutput {
+  /** stdout, which ends only once the process has exited with code 0 and errors otherwise: a truncated stream is never mistaken for a whole one. */
+  stdout: Readable;
+  /** Resolves when the process exited with code 0, rejects with ProcessFailedError otherwise. */
+  exited: Promise<void>;
+  child: ChildProcessWithoutNullStreams;
+  /** Kills the process (SIGKILL: it holds no state worth a graceful stop). */
+  kill(): void;
+}
+
+export function spawnWithOutput(command: string, args: string[], env: NodeJS.ProcessEnv): SpawnedOutput {
+  const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end();
+  const stderr = new StderrTail();
+  child.stderr.on('data', (chunk: Buffer) => stderr.append(chunk));
+
+  const output = new PassThrough({ highWaterMark: 1024 * 1024 });
+  child.stdout.pipe(output, { end: false });
+  const stdoutEnded = new Promise<void>((resolve) => child.stdout.once('close', resolve));
+
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', (error) => reject(new ProcessFailedError(command, null, null, error.message)));
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new ProcessFailedError(command, code, signal, stderr.toString()));
+    });
+  });
+  Promise.all([exited, stdoutEnded]).then(
+    () => output.end(),
+    (error: Error) => output.destroy(error),
+  );
+  // A consumer that gives up (an aborted upload) must not leave the process blocked on a full pipe.
+  output.once('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { stdout: output, exited, child, kill: () => child.kill('SIGKILL') };
+}
+
+/** Runs a process that reads its input from a stream (pg_restore, tar -x): resolves when it exits with 0. */
+export function spawnWithInput(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { stdin: Writable; stdout: Readable; exited: Promise<void>; kill(): void } {
+  const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const stderr = new StderrTail();
+  child.stderr.on('data', (chunk: Buffer) => stderr.append(chunk));
+  // A process that stops reading early (EPIPE) is reported through its exit code, not as a stream error.
+  child.stdin.on('error', () => undefined);
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', (error) => reject(new ProcessFailedError(command, null, null, error.message)));
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new ProcessFailedError(command, code, signal, stderr.toString()));
+    });
+  });
+  return { stdin: child.stdin, stdout: child.stdout, exited, kill: () => child.kill('SIGKILL') };
+}
+
+/** Runs a short command to completion and returns its stdout (for version probes and the like). */
+export async function runToCompletion(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const { stdout, exited } = spawnWithOutput(command, args, env);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdout) chunks.push(chunk as Buffer);
+  await exited;
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,15 @@
+/** The engine registry: one entry per component type. */
+import type { Component } from '../plan/schema';
+import { postgresEngine } from './postgres';
+import type { Engine } from './types';
+
+const engines: { [T in Component['type']]: Engine<Extract<Component, { type: T }>> } = {
+  postgres: postgresEngine,
+};
+
+export function engineFor<C extends Component>(component: C): Engine<C> {
+  return engines[component.type as C['type']] as unknown as Engine<C>;
+}
+
+export { ComponentError } from './errors';
+export type { ComponentDump, Engine, EngineFacts } from './types';

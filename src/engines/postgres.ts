@@ -1,0 +1,193 @@
+/**
+ * PostgreSQL: pg_dump --format=custom, streamed. The dump runs inside a snapshot that Lifeboat exports from
+ * its own REPEATABLE READ transaction, so the per-table row counts recorded in the manifest are counted in
+ * exactly the state the dump captured.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { Client } from 'pg';
+import type { PostgresFacts } from '../catalog/manifest';
+import type { PostgresComponent } from '../plan/schema';
+import { ProcessFailedError, runToCompletion, spawnWithInput, spawnWithOutput } from './childProcess';
+import { ComponentError, resolveEnvReference } from './errors';
+import type { ComponentDump, Engine } from './types';
+
+/** SQLSTATE classes and codes that trying again cannot fix. */
+const PERMANENT_SQLSTATES: Record<string, string> = {
+  '28P01': 'authentication failed (wrong password)',
+  '28000': 'authentication rejected (no pg_hba.conf entry or role not allowed)',
+  '3D000': 'the database does not exist',
+  '42501': 'permission denied',
+};
+
+/** Network-level failures: the server may be restarting, trying again with backoff is right. */
+const TRANSIENT_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE']);
+
+export interface PostgresConnection {
+  /** The URL without its password: safe for argv (visible in ps) and messages. */
+  urlWithoutPassword: string;
+  password?: string;
+  database: string;
+  host: string;
+}
+
+export function parsePostgresUrl(component: string, url: string): PostgresConnection {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ComponentError(component, 'the connection URL in the environment is not a valid URL (expected postgres://user:password@host:port/database)', false, 'InvalidConnectionUrl');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new ComponentError(component, `the connection URL must start with postgres:// or postgresql://, not ${parsed.protocol}//`, false, 'InvalidConnectionUrl');
+  }
+  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  parsed.password = '';
+  return {
+    urlWithoutPassword: parsed.toString(),
+    password,
+    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres',
+    host: `${parsed.hostname}${parsed.port ? `:${parsed.port}` : ''}`,
+  };
+}
+
+/** Turns a driver or server error into the ComponentError an operator can act on. */
+export function classifyPostgresError(component: string, connection: PostgresConnection, error: unknown): ComponentError {
+  if (error instanceof ComponentError) return error;
+  const code = (error as { code?: string }).code ?? '';
+  const message = (error as Error).message ?? String(error);
+  const where = `database "${connection.database}" on ${connection.host}`;
+  if (PERMANENT_SQLSTATES[code]) {
+    return new ComponentError(component, `${PERMANENT_SQLSTATES[code]}: ${message} (${where}); fix the URL or the server's access rules`, false, code === '3D000' ? 'DatabaseMissing' : 'AuthenticationFailed');
+  }
+  if (TRANSIENT_NETWORK_CODES.has(code) || /timeout|terminated unexpectedly|starting up|shutting down/i.test(message) || code === '57P03' || code === '53300') {
+    return new ComponentError(component, `cannot reach ${where}: ${message}; will retry`, true, 'ConnectionFailed');
+  }
+  return new ComponentError(component, `${message} (${where})`, true, 'PostgresError');
+}
+
+/** Picks the client tool matching the server's major version (pg_dump refuses newer servers). */
+export function postgresTool(tool: 'pg_dump' | 'pg_restore' | 'psql', serverMajor?: number): string {
+  if (process.env.PG_BIN_DIR) return path.join(process.env.PG_BIN_DIR, tool);
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root)
+      .map(Number)
+      .filter((version) => Number.isInteger(version) && existsSync(path.join(root, String(version), 'bin', tool)))
+      .sort((a, b) => b - a);
+    const chosen = versions.find((version) => version === serverMajor) ?? versions.find((version) => serverMajor === undefined || version >= serverMajor);
+    if (chosen !== undefined) return path.join(root, String(chosen), 'bin', tool);
+  }
+  return tool; // from PATH
+}
+
+function childEnv(connection: PostgresConnection): NodeJS.ProcessEnv {
+  // The password goes to the child through its environment, never its argv.
+  const env: NodeJS.ProcessEnv = { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' };
+  if (connection.password !== undefined) env.PGPASSWORD = connection.password;
+  return env;
+}
+
+async function countRows(client: Client, kind: 'exact' | 'estimated'): Promise<Record<string, number>> {
+  const tables = await client.query<{ schema: string; table: string; estimate: string }>(
+    `select n.nspname as schema, c.relname as table, greatest(c.reltuples, 0)::bigint as estimate
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')
+        and n.nspname not like 'pg_toast%' and n.nspname not like 'pg_temp%'
+      order by 1, 2`,
+  );
+  const counts: Record<string, number> = {};
+  for (const row of tables.rows) {
+    const name = `${row.schema}.${row.table}`;
+    if (kind === 'estimated') {
+      counts[name] = Number(row.estimate);
+    } else {
+      const result = await client.query<{ count: string }>(
+        `select count(*) as count from only ${client.escapeIdentifier(row.schema)}.${client.escapeIdentifier(row.table)}`,
+      );
+      counts[name] = Number(result.rows[0].count);
+    }
+  }
+  return counts;
+}
+
+async function dumpPostgres(component: PostgresComponent): Promise<ComponentDump> {
+  const connection = parsePostgresUrl(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'));
+  const client = new Client({ connectionString: process.env[component.connection.urlFromEnv], connectionTimeoutMillis: 10_000, application_name: 'lifeboat' });
+  // A connection-level error after connect (server killed) must not crash the worker.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('begin isolation level repeatable read read only');
+    const info = await client.query<{ snapshot: string; version: string; version_num: string }>(
+      `select pg_export_snapshot() as snapshot, current_setting('server_version') as version, current_setting('server_version_num') as version_num`,
+    );
+    const { snapshot, version, version_num } = info.rows[0];
+    const pgDump = postgresTool('pg_dump', Math.floor(Number(version_num) / 10000));
+    const pgDumpVersion = (await runToCompletion(pgDump, ['--version'])).trim();
+    const dump = spawnWithOutput(pgDump, ['--format=custom', `--snapshot=${snapshot}`, '--no-password', `--dbname=${connection.urlWithoutPassword}`], childEnv(connection));
+    // Counting runs in the exporting transaction while pg_dump streams: both see the same snapshot.
+    const counted = countRows(client, component.rowCounts);
+    const finished = (async (): Promise<{ postgres: PostgresFacts }> => {
+      try {
+        const [rowCounts] = await Promise.all([counted, dump.exited]);
+        return { postgres: { serverVersion: version, pgDumpVersion, rowCountsKind: component.rowCounts, rowCounts } };
+      } catch (error) {
+        dump.kill();
+        if (error instanceof ProcessFailedError) throw classifyPostgresError(component.name, connection, new Error(`pg_dump failed: ${error.message}`));
+        throw classifyPostgresError(component.name, connection, error);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    })();
+    // Until the caller awaits `finished`, a rejection here is reported through the stream instead.
+    finished.catch(() => undefined);
+    counted.catch((error: Error) => dump.stdout.destroy(error));
+    return {
+      stream: dump.stdout,
+      finished,
+      abort: () => {
+        dump.kill();
+        void client.end().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw classifyPostgresError(component.name, connection, error);
+  }
+}
+
+/**
+ * Reads an artifact with `pg_restore --list`: it parses only if the archive's header and table of contents
+ * are whole. pg_restore stops reading once it has the table of contents; the rest of the artifact is still
+ * read to its end, because the caller checksums the same stream.
+ */
+async function checkPostgresArtifact(component: PostgresComponent, artifact: Readable): Promise<void> {
+  const restore = spawnWithInput(postgresTool('pg_restore'), ['--list'], process.env);
+  restore.stdout.resume();
+  let accepting = true;
+  const stopAccepting = () => (accepting = false);
+  restore.stdin.once('error', stopAccepting).once('close', stopAccepting);
+  try {
+    for await (const chunk of artifact) {
+      if (accepting && !restore.stdin.write(chunk)) {
+        await new Promise((resolve) => restore.stdin.once('drain', resolve).once('close', resolve));
+      }
+    }
+    if (accepting) restore.stdin.end();
+    await restore.exited;
+  } catch (error) {
+    restore.kill();
+    const detail = error instanceof ProcessFailedError ? error.stderr || error.message : (error as Error).message;
+    throw new ComponentError(component.name, `pg_restore --list cannot read the artifact: ${detail}`, false, 'ArtifactUnreadable');
+  }
+}
+
+export const postgresEngine: Engine<PostgresComponent> = {
+  type: 'postgres',
+  format: 'pg_dump-custom',
+  extension: 'pgdump',
+  dump: dumpPostgres,
+  checkArtifact: checkPostgresArtifact,
+};

@@ -1,0 +1,119 @@
+/**
+ * The repository logic written once on top of any store (restic's repository idea): list the sets of a
+ * plan, read their manifests, verify their artifacts.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { checkRecordedOrder, groupSets, manifestKey, manifestSchema, type ListedSet, type Manifest } from '../catalog/manifest';
+import { engineFor } from '../engines';
+import { ComponentError } from '../engines/errors';
+import type { Plan } from '../plan/schema';
+import type { BackupStore } from '../stores/types';
+import { DigestStream } from './digest';
+
+export class ManifestUnreadableError extends Error {
+  constructor(key: string, reason: string) {
+    super(`manifest ${key} cannot be read: ${reason}`);
+    this.name = 'ManifestUnreadableError';
+  }
+}
+
+export async function readManifest(store: BackupStore, plan: string, setId: string): Promise<Manifest> {
+  const key = manifestKey(plan, setId);
+  const chunks: Buffer[] = [];
+  for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
+  let document: unknown;
+  try {
+    document = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (error) {
+    throw new ManifestUnreadableError(key, `not JSON (${(error as Error).message})`);
+  }
+  const parsed = manifestSchema.safeParse(document);
+  if (!parsed.success) throw new ManifestUnreadableError(key, parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+  return parsed.data;
+}
+
+export function manifestBody(manifest: Manifest): Readable {
+  return Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]);
+}
+
+export interface BackupSetListing {
+  /** Complete sets (manifest present and readable), oldest first: the only ones ever offered for restore. */
+  complete: Manifest[];
+  /** Sets without a manifest (still being written, or abandoned), or whose manifest is unreadable. */
+  incomplete: (ListedSet & { reason: string })[];
+}
+
+export async function listBackupSets(store: BackupStore, plan: string): Promise<BackupSetListing> {
+  const keys: string[] = [];
+  for await (const object of store.list(`${plan}/`)) keys.push(object.key);
+  const listing: BackupSetListing = { complete: [], incomplete: [] };
+  for (const set of groupSets(plan, keys)) {
+    if (!set.complete) {
+      listing.incomplete.push({ ...set, reason: 'no manifest: the backup did not finish (or is still running)' });
+      continue;
+    }
+    try {
+      listing.complete.push(await readManifest(store, plan, set.setId));
+    } catch (error) {
+      listing.incomplete.push({ ...set, reason: (error as Error).message });
+    }
+  }
+  return listing;
+}
+
+export interface ArtifactVerification {
+  component: string;
+  key: string;
+  ok: boolean;
+  bytes: number;
+  sha256: string;
+  problems: string[];
+}
+
+export interface SetVerification {
+  setId: string;
+  ok: boolean;
+  artifacts: ArtifactVerification[];
+  /** Problems with the set as a whole, e.g. its recorded order breaks an `after` constraint. */
+  problems: string[];
+}
+
+/**
+ * Re-reads every artifact of a set: its sha256 and size must match the manifest, and its engine must be
+ * able to read it (for PostgreSQL, `pg_restore --list`). Both checks read the same single stream.
+ */
+export async function verifyBackupSet(store: BackupStore, plan: Plan, manifest: Manifest): Promise<SetVerification> {
+  const artifacts: ArtifactVerification[] = [];
+  for (const recorded of manifest.components) {
+    const result: ArtifactVerification = { component: recorded.name, key: recorded.key, ok: true, bytes: 0, sha256: '', problems: [] };
+    const component = plan.components.find((candidate) => candidate.name === recorded.name);
+    try {
+      const digest = new DigestStream();
+      const source = await store.get(recorded.key);
+      const check = component ? engineFor(component).checkArtifact(component, digest) : (async () => { digest.resume(); })();
+      const engineProblem = check.then(
+        () => undefined,
+        (error: Error) => (error instanceof ComponentError ? error.message : `cannot check: ${error.message}`),
+      );
+      await pipeline(source, digest).catch((error: Error) => {
+        // The engine may stop reading early once it has failed; that failure is the one to report.
+        result.problems.push(`reading the artifact failed: ${error.message}`);
+      });
+      const problem = await engineProblem;
+      if (problem) result.problems.push(problem);
+      result.bytes = digest.bytes;
+      result.sha256 = digest.sha256();
+      if (result.sha256 !== recorded.sha256) result.problems.push(`sha256 mismatch: stored ${result.sha256}, manifest says ${recorded.sha256}`);
+      if (result.bytes !== recorded.bytes) result.problems.push(`size mismatch: stored ${result.bytes} bytes, manifest says ${recorded.bytes}`);
+      if (!component) result.problems.push(`component "${recorded.name}" is no longer in the plan; only its checksum was verified`);
+    } catch (error) {
+      result.problems.push((error as Error).message);
+    }
+    // A component dropped from the plan is a note, not a corruption.
+    result.ok = result.problems.every((problem) => problem.includes('no longer in the plan'));
+    artifacts.push(result);
+  }
+  const problems = checkRecordedOrder(manifest).map((violation) => violation.message);
+  return { setId: manifest.setId, ok: problems.length === 0 && artifacts.every((artifact) => artifact.ok), artifacts, problems };
+}

@@ -1,0 +1,421 @@
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  paginateListObjectsV2,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { addAbortSignal, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { S3StoreConfig } from '../plan/schema';
+import { assertValidKey, InvalidKeyError } from './keys';
+import { ObjectNotFoundError, type BackupStore, type PutOptions, type StoredObject } from './types';
+
+const MiB = 1024 * 1024;
+/** S3's limits on multipart uploads. */
+const MIN_PART_SIZE = 5 * MiB;
+const MAX_PARTS = 10_000;
+export const DEFAULT_PART_SIZE = 16 * MiB;
+
+export interface S3StoreOptions {
+  /** Multipart part size in bytes (default 16 MiB, at least 5 MiB). Memory per put is about 2 parts. */
+  partSize?: number;
+  /**
+   * Credentials for tests and tools; by default the standard AWS chain (environment, profile, web identity,
+   * instance role). Plans never carry secrets.
+   */
+  credentials?: S3ClientConfig['credentials'];
+  /** Attempts per S3 request, SDK retries included (default 3). */
+  maxAttempts?: number;
+}
+
+export interface S3PutOptions extends PutOptions {
+  /**
+   * The body's expected size, when known or estimable: the part size grows so the upload stays within S3's
+   * 10,000 parts (16 MiB parts alone cap an object at 160 GiB). Overestimate rather than under.
+   */
+  expectedBytes?: number;
+}
+
+/** A multipart upload that was started and neither completed nor aborted (its parts are stored and billed). */
+export interface IncompleteUpload {
+  key: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
+/** The store's configuration or credentials are wrong: retrying cannot help until a person fixes them. */
+export class StoreConfigurationError extends Error {
+  constructor(message: string, readonly code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StoreConfigurationError';
+  }
+}
+
+export class BucketNotFoundError extends StoreConfigurationError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'NoSuchBucket', options);
+    this.name = 'BucketNotFoundError';
+  }
+}
+
+export class StoreCredentialsError extends StoreConfigurationError {
+  constructor(message: string, code: string, options?: ErrorOptions) {
+    super(message, code, options);
+    this.name = 'StoreCredentialsError';
+  }
+}
+
+export class StoreAccessDeniedError extends StoreConfigurationError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'AccessDenied', options);
+    this.name = 'StoreAccessDeniedError';
+  }
+}
+
+/** An S3-compatible bucket (AWS, MinIO, Ceph, R2...), optionally under a key prefix. */
+export class S3Store implements BackupStore {
+  readonly location: string;
+  readonly client: S3Client;
+  private readonly bucket: string;
+  /** "" or "<prefix>/": prepended to every key, stripped from every listed key. */
+  private readonly keyPrefix: string;
+  private readonly partSize: number;
+  private readonly endpointName: string;
+
+  constructor(config: S3StoreConfig, options: S3StoreOptions = {}) {
+    this.bucket = config.bucket;
+    this.keyPrefix = config.prefix ? `${config.prefix}/` : '';
+    this.location = `s3://${config.bucket}${config.prefix ? `/${config.prefix}` : ''}`;
+    this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
+    if (!Number.isInteger(this.partSize) || this.partSize < MIN_PART_SIZE) {
+      throw new RangeError(`S3 part size must be a whole number of bytes, at least ${MIN_PART_SIZE}`);
+    }
+    const region = config.region ?? process.env.AWS_REGION ?? 'us-east-1';
+    this.endpointName = config.endpoint ?? `AWS S3 (${region})`;
+    this.client = new S3Client({
+      region,
+      endpoint: config.endpoint,
+      // Most S3-compatible servers (MinIO, Ceph) serve path-style only unless configured with a domain.
+      forcePathStyle: config.forcePathStyle ?? config.endpoint !== undefined,
+      credentials: options.credentials,
+      maxAttempts: options.maxAttempts,
+      // The SDK's default CRC32 checksums are rejected by many S3-compatible stores; send them only when required.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // Without it an unroutable endpoint hangs; no request timeout, since a slow reader may idle a get for long.
+      requestHandler: { connectionTimeout: 10_000 },
+    });
+  }
+
+  async put(key: string, body: Readable, options: S3PutOptions = {}): Promise<{ bytes: number }> {
+    const { signal } = options;
+    let objectKey: string;
+    try {
+      objectKey = this.objectKey(key);
+      signal?.throwIfAborted();
+      // A worker SIGKILLed mid-upload left its multipart upload (and billed parts) behind: this attempt owns the key.
+      await this.abortIncompleteUploadsAt(objectKey);
+      signal?.throwIfAborted();
+    } catch (err) {
+      body.destroy(); // the caller's producer must not wait forever on a body nobody reads
+      throw this.describe(err, key);
+    }
+
+    const partSize = this.partSizeFor(options.expectedBytes);
+    const maxBytes = partSize * MAX_PARTS;
+    let bytes = 0;
+    const counter = new Transform({
+      transform: (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) => {
+        bytes += chunk.length;
+        if (bytes > maxBytes) {
+          callback(new StoreConfigurationError(
+            `'${key}' is larger than ${maxBytes} bytes, the most ${MAX_PARTS} parts of ${partSize / MiB} MiB hold: ` +
+              'pass expectedBytes to put or raise the store part size',
+            'TooManyParts',
+          ));
+        } else {
+          callback(null, chunk);
+        }
+      },
+    });
+    // A source error reaches the Upload through counter; its own rejection is reported by upload.done().
+    const piping = pipeline(body, counter).catch(() => undefined);
+    // Abort by failing the body rather than by upload.abort(): upload.abort() makes done() reject at once while
+    // parts (or a small body's single PUT) are still in flight and may land afterwards. Failing the body makes
+    // done() settle only after the library has aborted its multipart upload. Once the whole body has been read,
+    // the upload completes regardless: a put that resolves has stored its object, one that rejects has not.
+    if (signal) addAbortSignal(signal, counter);
+
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: objectKey, Body: counter, ContentType: 'application/octet-stream' },
+      partSize,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (err) {
+      counter.destroy(); // stop the producer when S3 failed first
+      // The library aborts its multipart upload on failure; repeat in case that request failed (NoSuchUpload is fine).
+      if (upload.uploadId) await this.abortUpload(objectKey, upload.uploadId).catch(() => undefined);
+      throw this.describe(err, key);
+    }
+    await piping;
+    return { bytes };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const objectKey = this.objectKey(key);
+    let body: unknown;
+    try {
+      ({ Body: body } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey })));
+    } catch (err) {
+      if (errorName(err) === 'NoSuchKey' || (httpStatus(err) === 404 && errorName(err) !== 'NoSuchBucket')) {
+        throw new ObjectNotFoundError(key, this.location);
+      }
+      throw this.describe(err, key);
+    }
+    if (!(body instanceof Readable)) throw new Error(`S3 returned no readable body for '${key}' in ${this.location}`);
+    return body;
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    try {
+      const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.keyPrefix + prefix });
+      for await (const page of pages) {
+        for (const object of page.Contents ?? []) {
+          // Keys ending in "/" are "folder" markers some consoles create, not objects.
+          if (object.Key === undefined || object.Key.endsWith('/')) continue;
+          yield { key: object.Key.slice(this.keyPrefix.length), size: object.Size ?? 0, lastModified: object.LastModified };
+        }
+      }
+    } catch (err) {
+      throw this.describe(err, prefix);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const objectKey = this.objectKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+    } catch (err) {
+      throw this.describe(err, key);
+    }
+  }
+
+  /**
+   * Incomplete multipart uploads whose (relative) key starts with prefix, for tests and `doctor`.
+   * MinIO only answers for an exact object key (a shorter prefix lists nothing); AWS matches any prefix.
+   */
+  async listIncompleteUploads(prefix = ''): Promise<IncompleteUpload[]> {
+    try {
+      return (await this.listIncompleteUploadsAt(this.keyPrefix + prefix)).map((upload) => ({
+        ...upload,
+        key: upload.key.slice(this.keyPrefix.length),
+      }));
+    } catch (err) {
+      throw this.describe(err, prefix);
+    }
+  }
+
+  /** Aborts every incomplete multipart upload of exactly key; resolves with how many there were. */
+  async abortIncompleteUploads(key: string): Promise<number> {
+    try {
+      return await this.abortIncompleteUploadsAt(this.objectKey(key));
+    } catch (err) {
+      throw this.describe(err, key);
+    }
+  }
+
+  /** Closes the client's sockets; the store is unusable afterwards. */
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  private objectKey(key: string): string {
+    assertValidKey(key);
+    return this.keyPrefix + key;
+  }
+
+  private partSizeFor(expectedBytes: number | undefined): number {
+    if (expectedBytes === undefined || expectedBytes <= 0) return this.partSize;
+    // Aim for 9,000 parts, not 10,000, so an estimate somewhat short of the real size still fits.
+    return Math.max(this.partSize, Math.ceil(expectedBytes / 9_000 / MiB) * MiB);
+  }
+
+  private async abortIncompleteUploadsAt(objectKey: string): Promise<number> {
+    // Prefix matching also returns uploads of longer keys ("a" finds "ab"): only exact matches are this key's.
+    const stale = (await this.listIncompleteUploadsAt(objectKey)).filter((upload) => upload.key === objectKey);
+    for (const upload of stale) await this.abortUpload(objectKey, upload.uploadId);
+    return stale.length;
+  }
+
+  private async abortUpload(objectKey: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId }));
+    } catch (err) {
+      if (errorName(err) !== 'NoSuchUpload') throw err; // already gone: what we wanted
+    }
+  }
+
+  private async listIncompleteUploadsAt(fullPrefix: string): Promise<IncompleteUpload[]> {
+    const uploads: IncompleteUpload[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.bucket,
+          Prefix: fullPrefix,
+          KeyMarker: keyMarker,
+          UploadIdMarker: uploadIdMarker,
+        }),
+      );
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key !== undefined && upload.UploadId !== undefined) {
+          uploads.push({ key: upload.Key, uploadId: upload.UploadId, initiated: upload.Initiated });
+        }
+      }
+      if (!page.IsTruncated || page.NextKeyMarker === undefined) return uploads;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+  }
+
+  /** Turns the S3 errors a person must fix into errors that say what to fix; passes the rest through. */
+  private describe(err: unknown, key: string): unknown {
+    const name = errorName(err);
+    if (name === '' || err instanceof StoreConfigurationError) return err;
+    const bucket = `bucket '${this.bucket}' at ${this.endpointName}`;
+    const cause = { cause: err };
+    switch (name) {
+      case 'NoSuchBucket':
+        return new BucketNotFoundError(`${bucket} does not exist: create it or fix store.bucket`, cause);
+      case 'InvalidAccessKeyId':
+        return new StoreCredentialsError(
+          `${bucket} rejected the access key id (InvalidAccessKeyId): fix AWS_ACCESS_KEY_ID, or the profile or role ` +
+            "that provides credentials, in the worker's environment",
+          name,
+          cause,
+        );
+      case 'SignatureDoesNotMatch':
+        return new StoreCredentialsError(
+          `${bucket} rejected the request signature (SignatureDoesNotMatch): the secret key does not match the ` +
+            "access key id; fix AWS_SECRET_ACCESS_KEY in the worker's environment",
+          name,
+          cause,
+        );
+      case 'InvalidToken':
+      case 'ExpiredToken':
+      case 'TokenRefreshRequired':
+        return new StoreCredentialsError(
+          `${bucket} rejected the session token (${name}): refresh AWS_SESSION_TOKEN or the role providing it`,
+          name,
+          cause,
+        );
+      case 'CredentialsProviderError':
+        return new StoreCredentialsError(
+          `no AWS credentials found for ${bucket}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, ` +
+            "or a role) in the worker's environment",
+          name,
+          cause,
+        );
+      case 'AccessDenied':
+        return new StoreAccessDeniedError(
+          `${bucket} denied access to '${this.keyPrefix}${key}': grant the worker's credentials s3:ListBucket, ` +
+            's3:ListBucketMultipartUploads, s3:GetObject, s3:PutObject, s3:DeleteObject and s3:AbortMultipartUpload',
+          cause,
+        );
+      case 'PermanentRedirect':
+      case 'AuthorizationHeaderMalformed':
+        return new StoreConfigurationError(
+          `${bucket} is in another region (${name}): set store.region to the bucket's region`,
+          name,
+          cause,
+        );
+      default:
+        return err;
+    }
+  }
+}
+
+const RETRYABLE_ERROR_NAMES = new Set([
+  'SlowDown',
+  'InternalError',
+  'ServiceUnavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'Throttling',
+  'ThrottlingException',
+  'TimeoutError',
+  'XMinioServerNotInitialized',
+]);
+const NON_RETRYABLE_ERROR_NAMES = new Set([
+  'AbortError',
+  'NoSuchBucket',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidToken',
+  'ExpiredToken',
+  'CredentialsProviderError',
+  'AccessDenied',
+  'PermanentRedirect',
+  'AuthorizationHeaderMalformed',
+]);
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+/** Local-store failures a person must fix (permissions, a read-only or full disk). */
+const PERMANENT_FILESYSTEM_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EISDIR']);
+
+/**
+ * Whether an error from a store may succeed on retry: network failures, 5xx and throttling may; wrong
+ * configuration or credentials, a missing bucket, a missing object, an invalid key or an abort will not.
+ * Unknown errors count as retryable: the activity's retry policy bounds what that costs.
+ */
+export function isRetryableStoreError(err: unknown): boolean {
+  if (err instanceof StoreConfigurationError || err instanceof ObjectNotFoundError || err instanceof InvalidKeyError) {
+    return false;
+  }
+  const name = errorName(err);
+  if (NON_RETRYABLE_ERROR_NAMES.has(name)) return false;
+  if (RETRYABLE_ERROR_NAMES.has(name)) return true;
+  const code = errorCode(err);
+  if (code !== undefined && NETWORK_ERROR_CODES.has(code)) return true;
+  if (code !== undefined && PERMANENT_FILESYSTEM_CODES.has(code)) return false;
+  const status = httpStatus(err);
+  if (status !== undefined) return status >= 500 || status === 429 || status === 408;
+  return true;
+}
+
+// Structural checks, not instanceof Error: Node's own errors (sockets, DNS) may come from another realm.
+function errorName(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'name' in err && typeof err.name === 'string' ? err.name : '';
+}
+
+function errorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+function httpStatus(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null || !('$metadata' in err)) return undefined;
+  const metadata: unknown = err.$metadata;
+  return typeof metadata === 'object' && metadata !== null && 'httpStatusCode' in metadata && typeof metadata.httpStatusCode === 'number'
+    ? metadata.httpStatusCode
+    : undefined;
+}

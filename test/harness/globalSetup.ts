@@ -1,0 +1,114 @@
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findMinio, minioMissingMessage, startMinio } from '../../src/embedded/minio';
+import { findPostgresBinDir, startPostgresCluster } from '../../src/embedded/postgresCluster';
+import { findTemporalCli, temporalCliMissingMessage } from '../../src/embedded/temporalCli';
+import { startTemporalDevServer } from '../../src/embedded/temporalDevServer';
+import { TEST_ENV_VARIABLES as V } from './env';
+import { killHarnessPartsSync, setHarnessParts, stopHarnessParts, type HarnessParts } from './parts';
+
+export const TEST_BUCKET = 'lifeboat-test';
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Every missing binary at once, so a fresh machine learns everything it lacks in one run. */
+function locateBinaries(): { temporal: string; minio: string } {
+  const problems: string[] = [];
+  const temporal = findTemporalCli();
+  if (!temporal) problems.push(temporalCliMissingMessage());
+  const minio = findMinio();
+  if (!minio) problems.push(minioMissingMessage());
+  try {
+    findPostgresBinDir();
+  } catch (error) {
+    problems.push(message(error));
+  }
+  if (!temporal || !minio || problems.length > 0) {
+    throw new Error(`Integration test parts are missing (\`.ci/run\` installs all of them):\n- ${problems.join('\n- ')}`);
+  }
+  return { temporal, minio };
+}
+
+async function createBucket(endpoint: string, accessKey: string, secretKey: string): Promise<void> {
+  const s3 = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  try {
+    // A plain bucket: tests that need versioning or object lock create their own (lock is set at creation).
+    await s3.send(new CreateBucketCommand({ Bucket: TEST_BUCKET }));
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** Starts Temporal, PostgreSQL and MinIO in parallel on free loopback ports and publishes them via process.env. */
+export default async function globalSetup(): Promise<void> {
+  // The SDK warns once per process that future releases need Node 22; on Node 20 that is noise in every test file.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const binaries = locateBinaries();
+  const root = mkdtempSync(join(tmpdir(), 'lifeboat-test-'));
+  // mkdtemp makes it 0700; the postgres OS user (when running as root) must reach its cluster dir inside.
+  chmodSync(root, 0o755);
+  const work = join(root, 'work');
+  const temporalDir = join(root, 'temporal');
+  mkdirSync(work);
+  mkdirSync(temporalDir);
+
+  const pgPassword = `lb-${randomBytes(12).toString('hex')}`;
+  const s3AccessKey = `lifeboat-${randomBytes(4).toString('hex')}`;
+  const s3SecretKey = randomBytes(18).toString('hex');
+
+  const parts: HarnessParts = { root };
+  setHarnessParts(parts);
+  const onExit = (): void => killHarnessPartsSync(parts);
+  process.once('exit', onExit);
+
+  const results = await Promise.allSettled([
+    startTemporalDevServer({
+      binary: binaries.temporal,
+      ui: false,
+      dbFilename: join(temporalDir, 'temporal.db'),
+      logFile: join(temporalDir, 'temporal.log'),
+    }).then((handle) => (parts.temporal = handle)),
+    startPostgresCluster({ superuserPassword: pgPassword, baseDir: root }).then((handle) => (parts.postgres = handle)),
+    startMinio({ accessKey: s3AccessKey, secretKey: s3SecretKey, baseDir: root })
+      .then((handle) => (parts.minio = handle))
+      .then((handle) => createBucket(handle.endpoint, s3AccessKey, s3SecretKey)),
+  ]);
+  const failures = results.flatMap((result, i) =>
+    result.status === 'rejected' ? [`${['Temporal dev server', 'PostgreSQL', 'MinIO'][i]}: ${message(result.reason)}`] : [],
+  );
+  const { temporal, postgres, minio } = parts;
+  if (failures.length > 0 || !temporal || !postgres || !minio) {
+    await stopHarnessParts(parts);
+    setHarnessParts(undefined);
+    process.removeListener('exit', onExit);
+    // The root stays: its logs explain the failure.
+    throw new Error(`Integration test harness failed to start (logs under ${root}):\n${failures.join('\n')}`);
+  }
+
+  const published: Record<string, string> = {
+    [V.temporalAddress]: temporal.address,
+    [V.pgUrl]: postgres.superuserUrl('postgres'),
+    [V.pgPassword]: pgPassword,
+    [V.pgPort]: String(postgres.port),
+    [V.pgBinDir]: postgres.binDir,
+    [V.s3Endpoint]: minio.endpoint,
+    [V.s3AccessKey]: s3AccessKey,
+    [V.s3SecretKey]: s3SecretKey,
+    [V.s3Bucket]: TEST_BUCKET,
+    [V.tmpRoot]: work,
+  };
+  // Jest workers are forked after global setup and inherit this environment.
+  Object.assign(process.env, published);
+}

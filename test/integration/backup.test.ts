@@ -1,0 +1,213 @@
+/**
+ * The first slice end to end on real parts: ordered PostgreSQL backups through a real worker and Temporal
+ * server into MinIO and a local directory, listed, verified, and restored with pg_restore.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Client } from '@temporalio/client';
+import type { Manifest } from '../../src/catalog/manifest';
+import type { PlanInput } from '../../src/plan/schema';
+import { createDatabase, libpqEnv, runPgbenchInit, tableRowCounts, tempDir, testEnv, uniqueName } from '../harness/env';
+import { eventually, historyText, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+
+const execFileAsync = promisify(execFile);
+
+interface ListedSets {
+  sets: Manifest[];
+  incomplete: { setId: string }[];
+}
+
+async function restoreInto(artifact: string, database: string): Promise<void> {
+  const url = await createDatabase(database);
+  const { args, env } = libpqEnv(url);
+  await execFileAsync(path.join(testEnv().pgBinDir, 'pg_restore'), [...args, '--dbname', database, '--exit-on-error', artifact], { env });
+}
+
+describe('backupPlan: ordered PostgreSQL backups', () => {
+  const taskQueue = uniqueName('backup');
+  const dir = tempDir('backup');
+  const databases = { apps: uniqueName('apps'), participant: uniqueName('participant'), a: uniqueName('ind_a'), b: uniqueName('ind_b'), c: uniqueName('ind_c') };
+  const urls: Record<string, string> = {};
+  let env: NodeJS.ProcessEnv;
+  let worker: WorkerProcess;
+  let temporal: { client: Client; close(): Promise<void> };
+
+  const orderedPlan = (name: string, store: PlanInput['store']): PlanInput => ({
+    name,
+    store,
+    components: [
+      // Declared out of order on purpose: the order comes from `after`, not from the file.
+      { name: 'participant', type: 'postgres', connection: { urlFromEnv: 'PARTICIPANT_DATABASE_URL' }, after: ['apps'] },
+      { name: 'apps', type: 'postgres', connection: { urlFromEnv: 'APPS_DATABASE_URL' } },
+    ],
+  });
+
+  beforeAll(async () => {
+    for (const [key, database] of Object.entries(databases)) urls[key] = await createDatabase(database);
+    await Promise.all([runPgbenchInit(urls.apps, 2), runPgbenchInit(urls.participant, 1), runPgbenchInit(urls.a, 3), runPgbenchInit(urls.b, 3), runPgbenchInit(urls.c, 3)]);
+    env = lifeboatEnv(taskQueue, {
+      APPS_DATABASE_URL: urls.apps,
+      PARTICIPANT_DATABASE_URL: urls.participant,
+      A_DATABASE_URL: urls.a,
+      B_DATABASE_URL: urls.b,
+      C_DATABASE_URL: urls.c,
+      WRONG_PASSWORD_URL: urls.apps.replace(`:${testEnv().pgPassword}@`, ':not-the-password@'),
+      MISSING_DATABASE_URL: urls.apps.replace(databases.apps, 'no_such_database'),
+      REFUSED_URL: `postgres://postgres:${testEnv().pgPassword}@127.0.0.1:1/nothing`,
+    });
+    worker = await startWorker(env);
+    temporal = await temporalClient();
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await temporal?.close();
+  });
+
+  async function backupAndCheckOrder(planFile: string): Promise<{ manifest: Manifest; workflowId: string }> {
+    const run = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as { workflowId: string; setId: string };
+    const listed = await runCli(['backups', 'list', '--plan', planFile, '--json'], { env });
+    expect(listed.code).toBe(0);
+    const { sets } = JSON.parse(listed.stdout) as ListedSets;
+    expect(sets.map((set) => set.setId)).toEqual([result.setId]);
+    const manifest = sets[0];
+    const apps = manifest.components.find((component) => component.name === 'apps')!;
+    const participant = manifest.components.find((component) => component.name === 'participant')!;
+    // The point of `after`: participant's dump began strictly after apps' artifact was complete.
+    expect(Date.parse(participant.startedAt)).toBeGreaterThan(Date.parse(apps.completedAt));
+    expect(participant.after).toEqual(['apps']);
+    for (const component of manifest.components) {
+      expect(component.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(component.bytes).toBeGreaterThan(0);
+      expect(component.postgres?.serverVersion).toMatch(/^\d+/);
+      expect(component.postgres?.rowCountsKind).toBe('exact');
+    }
+    expect(apps.postgres?.rowCounts['public.pgbench_accounts']).toBe(200_000);
+    expect(participant.postgres?.rowCounts['public.pgbench_accounts']).toBe(100_000);
+    const verify = await runCli(['backup', 'verify', '--plan', planFile, result.setId], { env });
+    expect(verify.stdout).toContain(`set ${result.setId} verified`);
+    expect(verify.code).toBe(0);
+    return { manifest, workflowId: result.workflowId };
+  }
+
+  async function expectRestoresWithSameCounts(manifest: Manifest, readArtifact: (key: string, file: string) => Promise<void>): Promise<void> {
+    for (const component of manifest.components) {
+      const file = path.join(dir, `${manifest.setId}-${component.name}.pgdump`);
+      await readArtifact(component.key, file);
+      const restored = uniqueName(`restored_${component.name}`);
+      await restoreInto(file, restored);
+      const counts = await tableRowCounts((await import('../harness/env')).databaseUrl(restored));
+      expect(counts).toEqual(component.postgres?.rowCounts);
+      expect(counts).toEqual(await tableRowCounts(urls[component.name]));
+    }
+  }
+
+  test('into a local directory: ordered, listed, verified, restorable with identical row counts', async () => {
+    const store = path.join(dir, 'local-store');
+    const planFile = writePlan(dir, orderedPlan(uniqueName('local').replace(/_/g, '-'), { type: 'local', path: store }));
+    const { manifest } = await backupAndCheckOrder(planFile);
+    await expectRestoresWithSameCounts(manifest, async (key, file) => writeFileSync(file, readFileSync(path.join(store, key))));
+  });
+
+  test('into MinIO: ordered, listed, verified, restorable; no password anywhere in the history', async () => {
+    const s3 = testEnv();
+    const planFile = writePlan(dir, orderedPlan(uniqueName('s3').replace(/_/g, '-'), { type: 's3', bucket: s3.s3Bucket, prefix: 'ordered', endpoint: s3.s3Endpoint, forcePathStyle: true }));
+    const { manifest, workflowId } = await backupAndCheckOrder(planFile);
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const { s3Client } = await import('../harness/env');
+    await expectRestoresWithSameCounts(manifest, async (key, file) => {
+      const object = await s3Client().send(new GetObjectCommand({ Bucket: s3.s3Bucket, Key: `ordered/${key}` }));
+      writeFileSync(file, Buffer.from(await object.Body!.transformToByteArray()));
+    });
+    const history = await historyText(temporal.client, workflowId);
+    expect(history).toContain('APPS_DATABASE_URL'); // the reference travels...
+    expect(history).not.toContain(s3.pgPassword); // ...the secret never does
+    expect(history).not.toContain(s3.s3SecretKey);
+  });
+
+  test('independent components are dumped concurrently', async () => {
+    const store = path.join(dir, 'parallel-store');
+    const planFile = writePlan(dir, {
+      name: 'parallel',
+      store: { type: 'local', path: store },
+      components: ['a', 'b', 'c'].map((name) => ({ name, type: 'postgres' as const, connection: { urlFromEnv: `${name.toUpperCase()}_DATABASE_URL` } })),
+    });
+    const run = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
+    expect(run.code).toBe(0);
+    const { sets } = JSON.parse((await runCli(['backups', 'list', '--plan', planFile, '--json'], { env })).stdout) as ListedSets;
+    const components = sets[0].components;
+    expect(components).toHaveLength(3);
+    // Every pair of dumps overlaps in time: the last to start started before the first to finish finished.
+    const latestStart = Math.max(...components.map((component) => Date.parse(component.startedAt)));
+    const earliestEnd = Math.min(...components.map((component) => Date.parse(component.completedAt)));
+    expect(latestStart).toBeLessThan(earliestEnd);
+  });
+
+  test('a corrupted artifact fails verification, naming the artifact', async () => {
+    const store = path.join(dir, 'corrupt-store');
+    const planFile = writePlan(dir, orderedPlan('corrupt', { type: 'local', path: store }));
+    const run = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
+    expect(run.code).toBe(0);
+    const { setId } = JSON.parse(run.stdout) as { setId: string };
+    const artifact = path.join(store, 'corrupt', setId, 'apps.pgdump');
+    const bytes = readFileSync(artifact);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    writeFileSync(artifact, bytes);
+    const verify = await runCli(['backup', 'verify', '--plan', planFile, setId], { env });
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toMatch(/FAILED apps corrupt\/.*\/apps\.pgdump/);
+    expect(verify.stdout).toContain('sha256 mismatch');
+    expect(verify.stderr).toContain('apps.pgdump');
+    const unknown = await runCli(['backup', 'verify', '--plan', planFile, '20200101T000000.000Z-aaaaaa'], { env });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no complete backup set');
+  });
+
+  test('a wrong password or a missing database fails at once, not retried, naming the component and cause', async () => {
+    const store = path.join(dir, 'failing-store');
+    for (const [variable, cause] of [
+      ['WRONG_PASSWORD_URL', /authentication failed/],
+      ['MISSING_DATABASE_URL', /database does not exist/],
+    ] as const) {
+      const planFile = writePlan(dir, {
+        name: 'failing',
+        store: { type: 'local', path: store },
+        components: [{ name: 'ledger', type: 'postgres', connection: { urlFromEnv: variable } }],
+      });
+      const started = Date.now();
+      const run = await runCli(['backup', 'run', '--plan', planFile, '--wait'], { env });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('component "ledger"');
+      expect(run.stderr).toMatch(cause);
+      expect(run.stderr).not.toContain(testEnv().pgPassword);
+      expect(Date.now() - started).toBeLessThan(20_000); // no backoff retries
+      const history = await historyText(temporal.client, run.stdout.match(/lifeboat-backup-\S+/)![0]);
+      expect(history).toContain('ApplicationFailure');
+    }
+    const listed = JSON.parse((await runCli(['backups', 'list', '--plan', path.join(dir, 'failing.yaml'), '--json'], { env })).stdout) as ListedSets;
+    expect(listed.sets).toEqual([]);
+  });
+
+  test('a refused connection is retried with backoff', async () => {
+    const planFile = writePlan(dir, {
+      name: 'refused',
+      store: { type: 'local', path: path.join(dir, 'refused-store') },
+      components: [{ name: 'ledger', type: 'postgres', connection: { urlFromEnv: 'REFUSED_URL' } }],
+    });
+    const run = await runCli(['backup', 'run', '--plan', planFile], { env });
+    expect(run.code).toBe(0);
+    const workflowId = run.stdout.match(/lifeboat-backup-\S+/)![0];
+    const handle = temporal.client.workflow.getHandle(workflowId);
+    const pending = await eventually('a second attempt', async () => {
+      const activity = (await handle.describe()).raw.pendingActivities?.[0];
+      return activity && (activity.attempt ?? 0) >= 2 ? activity : undefined;
+    });
+    expect(pending.lastFailure?.message).toMatch(/cannot reach database "nothing".*will retry/);
+    await handle.terminate('test done');
+  });
+});

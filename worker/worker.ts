@@ -1,0 +1,36 @@
+/** The worker process: registers Lifeboat's workflows and activities on one task queue. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import * as activities from '../activities';
+import type { TemporalSettings } from '../src/temporal/connection';
+
+/** Prebuilt by `npm run build` (worker/bundle.ts) so a worker starts in a second instead of bundling. */
+export const WORKFLOW_BUNDLE = path.resolve(__dirname, '..', 'workflow-bundle.js');
+
+export interface LifeboatWorkerOptions {
+  settings: TemporalSettings;
+  /** How many component dumps or restores one worker runs at once; each costs a few MiB of buffers. */
+  maxConcurrentActivities?: number;
+}
+
+export async function createLifeboatWorker({ settings, maxConcurrentActivities }: LifeboatWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({ address: settings.address });
+  } catch (error) {
+    throw new Error(`cannot connect to Temporal at ${settings.address}: ${(error as Error).message}. Start one with \`npm start\` or set TEMPORAL_ADDRESS`);
+  }
+  const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = existsSync(WORKFLOW_BUNDLE)
+    ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
+    : { workflowsPath: require.resolve('../workflows') };
+  const worker = await Worker.create({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: settings.taskQueue,
+    activities,
+    ...workflows,
+    maxConcurrentActivityTaskExecutions: maxConcurrentActivities ?? Number(process.env.LIFEBOAT_MAX_CONCURRENT_ACTIVITIES || 4),
+  });
+  return { worker, connection };
+}

@@ -1,0 +1,121 @@
+/**
+ * backupPlan: one run of a plan. Components form a DAG through `after`: each dump starts only once every
+ * predecessor's artifact is durable, independent ones run concurrently, and manifest.json is written last.
+ * Orchestration only: no bytes pass through here, and the plan carries env-variable names, never secrets.
+ */
+import { ApplicationFailure, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import type * as activities from '../activities';
+import { formatSetId, type ComponentBackup } from '../src/catalog/manifest';
+import { durationMs, type Plan } from '../src/plan/schema';
+import { backupStatusQuery, type BackupStatus } from '../src/temporal/names';
+
+export interface BackupPlanInput {
+  plan: Plan;
+  /** Content hash of the plan file, recorded in the manifest. */
+  planRevision: string;
+}
+
+export interface BackupPlanResult {
+  plan: string;
+  setId: string;
+  manifestKey: string;
+  startedAt: string;
+  completedAt: string;
+  components: Pick<ComponentBackup, 'name' | 'key' | 'bytes' | 'sha256' | 'startedAt' | 'completedAt'>[];
+}
+
+export async function backupPlan({ plan, planRevision }: BackupPlanInput): Promise<BackupPlanResult> {
+  const startedAt = new Date(); // deterministic inside a workflow: the workflow task's time
+  const setId = formatSetId(startedAt, uuid4().replace(/-/g, ''));
+  const { backupComponent } = proxyActivities<typeof activities>({
+    startToCloseTimeout: durationMs(plan.timeouts.component),
+    heartbeatTimeout: durationMs(plan.timeouts.heartbeat),
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 8 },
+  });
+  const { writeManifest } = proxyActivities<typeof activities>({
+    startToCloseTimeout: '5m',
+    retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 10 },
+  });
+
+  const status: BackupStatus = {
+    plan: plan.name,
+    setId,
+    phase: 'backing-up',
+    components: plan.components.map((component) => ({ name: component.name, state: 'waiting', after: component.after })),
+  };
+  setHandler(backupStatusQuery, () => status);
+  const stateOf = (name: string) => status.components.find((component) => component.name === name) as BackupStatus['components'][number];
+
+  // One promise per component, started once all of its predecessors' promises have resolved.
+  const running = new Map<string, Promise<ComponentBackup>>();
+  const backUp = (name: string): Promise<ComponentBackup> => {
+    const existing = running.get(name);
+    if (existing) return existing;
+    const component = plan.components.find((candidate) => candidate.name === name);
+    if (!component) throw ApplicationFailure.nonRetryable(`unknown component "${name}"`);
+    const promise = (async () => {
+      const state = stateOf(name);
+      try {
+        await Promise.all(component.after.map(backUp));
+      } catch {
+        state.state = 'skipped';
+        state.error = 'a component it comes after failed';
+        throw ApplicationFailure.nonRetryable(`${name} was not backed up because a component it comes after failed`);
+      }
+      state.state = 'running';
+      try {
+        const backup = await backupComponent({ plan, setId, component: name });
+        Object.assign(state, { state: 'completed', bytes: backup.bytes });
+        return backup;
+      } catch (error) {
+        state.state = 'failed';
+        state.error = rootMessage(error);
+        throw error;
+      }
+    })();
+    running.set(name, promise);
+    return promise;
+  };
+
+  const outcomes = await Promise.allSettled(plan.components.map((component) => backUp(component.name)));
+  const failed = status.components.filter((component) => component.state === 'failed');
+  if (failed.length > 0 || outcomes.some((outcome) => outcome.status === 'rejected')) {
+    status.phase = 'failed';
+    const skipped = status.components.filter((component) => component.state === 'skipped').map((component) => component.name);
+    throw ApplicationFailure.nonRetryable(
+      `backup of plan "${plan.name}" failed, no manifest written (set ${setId} stays incomplete): ` +
+        failed.map((component) => component.error).join('; ') +
+        (skipped.length > 0 ? `; not started: ${skipped.join(', ')}` : ''),
+      'BackupFailed',
+    );
+  }
+  const components = outcomes.map((outcome) => (outcome as PromiseFulfilledResult<ComponentBackup>).value);
+
+  status.phase = 'writing-manifest';
+  const info = workflowInfo();
+  const manifest = await writeManifest({
+    plan,
+    planRevision,
+    setId,
+    startedAt: startedAt.toISOString(),
+    workflowId: info.workflowId,
+    runId: info.runId,
+    components,
+  });
+  status.phase = 'completed';
+  return {
+    plan: plan.name,
+    setId,
+    manifestKey: manifest.key,
+    startedAt: startedAt.toISOString(),
+    completedAt: manifest.completedAt,
+    components: components.map(({ name, key, bytes, sha256, startedAt, completedAt }) => ({ name, key, bytes, sha256, startedAt, completedAt })),
+  };
+}
+
+/** The innermost message of an activity failure: what actually went wrong, without Temporal's wrapping. */
+function rootMessage(error: unknown): string {
+  let current = error as { message?: string; cause?: unknown } | undefined;
+  while (current?.cause) current = current.cause as typeof current;
+  return current?.message ?? String(error);
+}
