@@ -19,7 +19,9 @@ export async function createLifeboatWorker({ settings, maxConcurrentActivities }
   try {
     connection = await NativeConnection.connect({ address: settings.address });
   } catch (error) {
-    throw new Error(`cannot connect to Temporal at ${settings.address}: ${(error as Error).message}. Start one with \`npm start\` or set TEMPORAL_ADDRESS`);
+    throw new Error(`cannot connect to Temporal at ${settings.address}: ${(error as Error).message}. Start one with \`npm start\` or set TEMPORAL_ADDRESS`, {
+      cause: error,
+    });
   }
   const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = existsSync(WORKFLOW_BUNDLE)
     ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }

@@ -6,13 +6,15 @@
 import { ApplicationFailure, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import { formatSetId, type ComponentBackup } from '../src/catalog/manifest';
-import { durationMs, type Plan } from '../src/plan/schema';
+import { durationMs, type Plan, type PlanInput } from '../src/plan/schema';
+import { validatePlan } from '../src/plan/validate';
 import { backupStatusQuery, type BackupStatus } from '../src/temporal/names';
 
 export interface BackupPlanInput {
-  plan: Plan;
-  /** Content hash of the plan file, recorded in the manifest. */
-  planRevision: string;
+  /** The plan itself (as in the plan file, JSON): it names env variables, never secrets. */
+  plan: PlanInput;
+  /** Content hash of the plan file, recorded in the manifest; "manual" or anything else when started by hand. */
+  planRevision?: string;
 }
 
 export interface BackupPlanResult {
@@ -24,7 +26,17 @@ export interface BackupPlanResult {
   components: Pick<ComponentBackup, 'name' | 'key' | 'bytes' | 'sha256' | 'startedAt' | 'completedAt'>[];
 }
 
-export async function backupPlan({ plan, planRevision }: BackupPlanInput): Promise<BackupPlanResult> {
+export async function backupPlan(input: BackupPlanInput): Promise<BackupPlanResult> {
+  // Validated here too: `temporal workflow start --input` bypasses the CLI's checks.
+  const validation = validatePlan(input.plan);
+  if (!validation.ok) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid plan: ${validation.problems.map((problem) => `${problem.path || '(plan)'}: ${problem.message}`).join('; ')}`,
+      'InvalidPlan',
+    );
+  }
+  const plan: Plan = validation.plan;
+  const planRevision = input.planRevision ?? 'unrecorded';
   const startedAt = new Date(); // deterministic inside a workflow: the workflow task's time
   const setId = formatSetId(startedAt, uuid4().replace(/-/g, ''));
   const { backupComponent } = proxyActivities<typeof activities>({

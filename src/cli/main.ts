@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** The `lifeboat` command. Exit codes: 0 success, 1 the operation failed, 2 bad input (nothing changed). */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { PlanError } from '../plan/load';
 import { TemporalUnreachableError } from '../temporal/connection';
@@ -9,10 +11,15 @@ import { registerUpCommand } from './commands/up';
 import { registerWorkerCommand } from './commands/worker';
 import { EXIT, OperationFailed, UsageError } from './errors';
 
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
 function buildProgram(): Command {
   const program = new Command('lifeboat')
     .description('Backup and disaster recovery as durable Temporal workflows')
-    .version(require('../../../package.json').version)
+    .version(packageVersion())
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   registerPlanCommands(program);

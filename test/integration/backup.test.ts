@@ -3,11 +3,12 @@
  * server into MinIO and a local directory, listed, verified, and restored with pg_restore.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type { Manifest } from '../../src/catalog/manifest';
+import { findTemporalCli } from '../../src/embedded/temporalCli';
 import type { PlanInput } from '../../src/plan/schema';
 import { createDatabase, libpqEnv, runPgbenchInit, tableRowCounts, tempDir, testEnv, uniqueName } from '../harness/env';
 import { eventually, historyText, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
@@ -128,6 +129,21 @@ describe('backupPlan: ordered PostgreSQL backups', () => {
     expect(history).toContain('APPS_DATABASE_URL'); // the reference travels...
     expect(history).not.toContain(s3.pgPassword); // ...the secret never does
     expect(history).not.toContain(s3.s3SecretKey);
+  });
+
+  test('the temporal CLI can start a backup with plain JSON input, as the README shows', async () => {
+    const store = path.join(dir, 'temporal-cli-store');
+    const input = JSON.stringify({
+      plan: { name: 'by-hand', store: { type: 'local', path: store }, components: [{ name: 'apps', type: 'postgres', connection: { urlFromEnv: 'APPS_DATABASE_URL' } }] },
+    });
+    const workflowId = uniqueName('by_hand');
+    const temporalCli = findTemporalCli()!;
+    const address = ['--address', testEnv().temporalAddress];
+    await execFileAsync(temporalCli, ['workflow', 'start', ...address, '--type', 'backupPlan', '--task-queue', taskQueue, '--workflow-id', workflowId, '--input', input]);
+    const { stdout } = await execFileAsync(temporalCli, ['workflow', 'result', ...address, '--workflow-id', workflowId, '--output', 'json']);
+    const result = (JSON.parse(stdout) as { result: { setId: string; components: { name: string }[] } }).result;
+    expect(result.components.map((component) => component.name)).toEqual(['apps']);
+    expect(readdirSync(path.join(store, 'by-hand', result.setId)).sort()).toEqual(['apps.pgdump', 'manifest.json']);
   });
 
   test('independent components are dumped concurrently', async () => {
