@@ -2,15 +2,27 @@
  * Backup activities: thin adapters from the backupPlan workflow to engines and stores. Bytes stream from
  * the engine through a sha256 digest into the store; only ids, keys, sizes and hashes go back to Temporal.
  */
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { artifactKey, manifestKey, manifestSchema, type ComponentBackup, type Manifest } from '../src/catalog/manifest';
-import { engineFor } from '../src/engines';
+import {
+  artifactKey,
+  componentBackupSchema,
+  manifestKey,
+  manifestSchema,
+  setIdTime,
+  type ArtifactRef,
+  type ComponentBackup,
+  type ComponentBackupInput,
+  type Manifest,
+} from '../src/catalog/manifest';
+import { engineFor, type DumpContext } from '../src/engines';
+import { compressionSuffix, compressor, resolveCompression } from '../src/engines/compression';
 import { ComponentError } from '../src/engines/errors';
 import type { Plan } from '../src/plan/schema';
+import { listBackupSets, manifestBody } from '../src/repository/backupSets';
 import { DigestStream } from '../src/repository/digest';
-import { manifestBody } from '../src/repository/backupSets';
-import { createStore, isRetryableStoreError } from '../src/stores';
+import { createStore, isRetryableStoreError, type BackupStore } from '../src/stores';
 
 export interface BackupComponentInput {
   plan: Plan;
@@ -20,6 +32,7 @@ export interface BackupComponentInput {
 
 /** Progress reported in heartbeats (and shown by `backup run --wait`). */
 export interface BackupProgress {
+  component: string;
   bytes: number;
 }
 
@@ -35,32 +48,53 @@ function toFailure(component: string, error: unknown): ApplicationFailure {
   return ApplicationFailure.create({ message, type: 'StoreError', nonRetryable: !isRetryableStoreError(error) });
 }
 
+/** Streams a body through a sha256 digest into the store at key. */
+async function putWithDigest(store: BackupStore, key: string, body: Readable): Promise<ArtifactRef> {
+  const digest = new DigestStream();
+  await Promise.all([pipeline(body, digest), store.put(key, digest)]);
+  return { key, bytes: digest.bytes, sha256: digest.sha256() };
+}
+
 export async function backupComponent(input: BackupComponentInput): Promise<ComponentBackup> {
   const context = Context.current();
-  const component = input.plan.components.find((candidate) => candidate.name === input.component);
-  if (!component) throw ApplicationFailure.nonRetryable(`component "${input.component}" is not in plan "${input.plan.name}"`, 'UnknownComponent');
+  const { plan, setId } = input;
+  const component = plan.components.find((candidate) => candidate.name === input.component);
+  if (!component) throw ApplicationFailure.nonRetryable(`component "${input.component}" is not in plan "${plan.name}"`, 'UnknownComponent');
   const engine = engineFor(component);
-  const store = createStore(input.plan.store);
-  const key = artifactKey(input.plan.name, input.setId, component.name, engine.extension);
+  const store = createStore(plan.store);
+  const compression = resolveCompression(component.compression ?? engine.defaultCompression);
+  const key = artifactKey(plan.name, setId, component.name, `${engine.extension}${compressionSuffix(compression)}`);
+  const sidecars: ArtifactRef[] = [];
+  const dumpContext: DumpContext = {
+    plan,
+    setId,
+    setStartedAt: setIdTime(setId),
+    store,
+    completeSets: async () => (await listBackupSets(store, plan.name)).complete,
+    putSidecar: async (suffix, body) => {
+      const sidecar = await putWithDigest(store, artifactKey(plan.name, setId, component.name, suffix), body);
+      sidecars.push(sidecar);
+      return sidecar;
+    },
+  };
   const startedAt = new Date();
   const digest = new DigestStream();
-  const heartbeat = setInterval(() => context.heartbeat({ bytes: digest.bytes } satisfies BackupProgress), HEARTBEAT_INTERVAL_MS);
+  const heartbeat = setInterval(() => context.heartbeat({ component: component.name, bytes: digest.bytes } satisfies BackupProgress), HEARTBEAT_INTERVAL_MS);
   try {
-    context.heartbeat({ bytes: 0 } satisfies BackupProgress);
-    const dump = await engine.dump(component);
+    context.heartbeat({ component: component.name, bytes: 0 } satisfies BackupProgress);
+    const dump = await engine.dump(component, dumpContext);
     const onCancel = () => dump.abort();
     context.cancellationSignal.addEventListener('abort', onCancel);
     try {
       const [facts] = await Promise.all([
         dump.finished,
-        pipeline(dump.stream, digest).catch((error: Error) => {
+        pipeline(dump.stream, compressor(compression), digest).catch((error: Error) => {
           dump.abort();
           throw error;
         }),
         store.put(key, digest, { signal: context.cancellationSignal }),
       ]);
-      const completedAt = new Date();
-      const backup: ComponentBackup = {
+      const backup = componentBackupSchema.parse({
         name: component.name,
         type: component.type,
         key,
@@ -68,12 +102,14 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
         bytes: digest.bytes,
         sha256: digest.sha256(),
         startedAt: startedAt.toISOString(),
-        completedAt: completedAt.toISOString(),
+        completedAt: new Date().toISOString(),
         after: component.after,
         attempt: context.info.attempt,
+        compression,
+        sidecars,
         ...facts,
-      };
-      context.log.info('component backed up', { plan: input.plan.name, component: component.name, key, bytes: backup.bytes });
+      } satisfies ComponentBackupInput);
+      context.log.info('component backed up', { plan: plan.name, component: component.name, key, bytes: backup.bytes });
       return backup;
     } finally {
       context.cancellationSignal.removeEventListener('abort', onCancel);
@@ -105,11 +141,11 @@ export async function writeManifest(input: WriteManifestInput): Promise<{ key: s
   const store = createStore(input.plan.store);
   const stored = new Map<string, number>();
   for await (const object of store.list(`${input.plan.name}/${input.setId}/`)) stored.set(object.key, object.size);
-  for (const component of input.components) {
-    const size = stored.get(component.key);
-    if (size !== component.bytes) {
+  for (const artifact of input.components.flatMap((component) => [component, ...component.sidecars])) {
+    const size = stored.get(artifact.key);
+    if (size !== artifact.bytes) {
       throw ApplicationFailure.nonRetryable(
-        `artifact ${component.key} ${size === undefined ? 'is missing from the store' : `has ${size} bytes, not ${component.bytes}`}: the set is left incomplete`,
+        `artifact ${artifact.key} ${size === undefined ? 'is missing from the store' : `has ${size} bytes, not ${artifact.bytes}`}: the set is left incomplete`,
         'ArtifactMissing',
       );
     }

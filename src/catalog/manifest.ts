@@ -18,6 +18,63 @@ export const postgresFactsSchema = z.strictObject({
   rowCounts: z.record(z.string(), z.number().int().nonnegative()),
 });
 
+export const redisFactsSchema = z.strictObject({
+  serverVersion: z.string(),
+  /** RDB format version from the file's header ("REDIS0011" -> 11). */
+  rdbVersion: z.number().int(),
+  /** Keys per logical database at dump time (INFO keyspace), keyed "db0", "db1"... */
+  keyCounts: z.record(z.string(), z.number().int().nonnegative()),
+});
+
+export const artifactRefSchema = z.strictObject({
+  key: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+export const invalidLineSchema = z.strictObject({
+  /** Path relative to the component's root. */
+  file: z.string(),
+  /** 1-based line number (within the decompressed content for .gz files). */
+  line: z.number().int().positive(),
+  reason: z.string(),
+});
+
+export const filesFactsSchema = z.strictObject({
+  mode: z.enum(['full', 'incremental']),
+  /** Files in this artifact (for an incremental: the changed and new ones only). */
+  fileCount: z.number().int().nonnegative(),
+  /** Bytes of file content read from the source (before compression). */
+  sourceBytes: z.number().int().nonnegative(),
+  /** For an incremental: paths that existed in the base and are gone now, to delete on restore. */
+  deleted: z.array(z.string()),
+  /** The file index (path, size, mtime of every file in the tree) that the next incremental compares against. */
+  index: artifactRefSchema,
+  auditLog: z
+    .strictObject({
+      filesChecked: z.number().int().nonnegative(),
+      linesChecked: z.number().int().nonnegative(),
+      invalidLineCount: z.number().int().nonnegative(),
+      /** The first invalid lines (at most 1000, so a broken log cannot bloat the manifest). */
+      invalidLines: z.array(invalidLineSchema),
+    })
+    .optional(),
+});
+
+export const httpFactsSchema = z.strictObject({
+  /** The URL fetched, without its query string (which may carry the timestamp, never a token). */
+  url: z.string(),
+  status: z.number().int(),
+  contentType: z.string().optional(),
+  /** The timestamp passed in timestampParam, when the plan asks for one. */
+  asOf: z.string().optional(),
+});
+
+export const compressionRecordSchema = z.strictObject({
+  algorithm: z.enum(['none', 'gzip', 'zstd']),
+  level: z.number().int().optional(),
+});
+
 export const componentBackupSchema = z.strictObject({
   name: z.string(),
   type: z.string(),
@@ -32,7 +89,16 @@ export const componentBackupSchema = z.strictObject({
   /** The components that had to complete first, copied from the plan so the manifest can be checked alone. */
   after: z.array(z.string()),
   attempt: z.number().int().positive(),
+  /** How the artifact's bytes are compressed (sha256 and bytes are of the stored, compressed form). */
+  compression: compressionRecordSchema.default({ algorithm: 'none' }),
+  /** Set id this artifact needs to be restored (an incremental's full): retention never removes it while this set is kept. */
+  dependsOn: z.string().optional(),
+  /** Extra artifacts the engine stored beside the main one (e.g. a file index). */
+  sidecars: z.array(artifactRefSchema).default([]),
   postgres: postgresFactsSchema.optional(),
+  redis: redisFactsSchema.optional(),
+  files: filesFactsSchema.optional(),
+  http: httpFactsSchema.optional(),
 });
 
 export const manifestSchema = z.strictObject({
@@ -49,7 +115,13 @@ export const manifestSchema = z.strictObject({
 });
 
 export type PostgresFacts = z.infer<typeof postgresFactsSchema>;
+export type RedisFacts = z.infer<typeof redisFactsSchema>;
+export type FilesFacts = z.infer<typeof filesFactsSchema>;
+export type HttpFacts = z.infer<typeof httpFactsSchema>;
+export type ArtifactRef = z.infer<typeof artifactRefSchema>;
+export type CompressionRecord = z.infer<typeof compressionRecordSchema>;
 export type ComponentBackup = z.infer<typeof componentBackupSchema>;
+export type ComponentBackupInput = z.input<typeof componentBackupSchema>;
 export type Manifest = z.infer<typeof manifestSchema>;
 
 /**

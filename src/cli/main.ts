@@ -7,6 +7,7 @@ import { PlanError } from '../plan/load';
 import { TemporalUnreachableError } from '../temporal/connection';
 import { registerBackupCommands } from './commands/backup';
 import { registerPlanCommands } from './commands/plan';
+import { registerPruneCommand } from './commands/prune';
 import { registerUpCommand } from './commands/up';
 import { registerWorkerCommand } from './commands/worker';
 import { EXIT, OperationFailed, UsageError } from './errors';
@@ -25,6 +26,7 @@ function buildProgram(): Command {
   registerPlanCommands(program);
   registerBackupCommands(program);
   registerWorkerCommand(program);
+  registerPruneCommand(program);
   registerUpCommand(program);
   // Subcommands inherit the override so that usage errors exit 2, not commander's default 1.
   program.commands.forEach(function inherit(command: Command) {

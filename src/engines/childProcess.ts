@@ -1,6 +1,6 @@
 /** Child processes as streams: the data plane's way to run pg_dump, pg_restore and friends. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { Duplex, PassThrough, type Readable, type Writable } from 'node:stream';
 
 /** The last bytes a process wrote to stderr, for error messages (bounded: a chatty process costs no memory). */
 export class StderrTail {
@@ -26,7 +26,9 @@ export class ProcessFailedError extends Error {
   }
 }
 
-export interface SpawnedOutput {
+export interface SpawnedFilter {
+  /** The process's stdin; writes after it exited are dropped (its exit code reports the failure). */
+  stdin: Writable;
   /** stdout, which ends only once the process has exited with code 0 and errors otherwise: a truncated stream is never mistaken for a whole one. */
   stdout: Readable;
   /** Resolves when the process exited with code 0, rejects with ProcessFailedError otherwise. */
@@ -36,11 +38,13 @@ export interface SpawnedOutput {
   kill(): void;
 }
 
-export function spawnWithOutput(command: string, args: string[], env: NodeJS.ProcessEnv): SpawnedOutput {
+/** A process as a stream filter: bytes in through stdin, out through stdout (zstd, tar, pg_restore...). */
+export function spawnFilter(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): SpawnedFilter {
   const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.end();
   const stderr = new StderrTail();
   child.stderr.on('data', (chunk: Buffer) => stderr.append(chunk));
+  // A process that stops reading early (EPIPE) is reported through its exit code, not as a stream error.
+  child.stdin.on('error', () => undefined);
 
   const output = new PassThrough({ highWaterMark: 1024 * 1024 });
   child.stdout.pipe(output, { end: false });
@@ -53,6 +57,7 @@ export function spawnWithOutput(command: string, args: string[], env: NodeJS.Pro
       else reject(new ProcessFailedError(command, code, signal, stderr.toString()));
     });
   });
+  exited.catch(() => undefined); // reported through `output` too; callers may await either
   Promise.all([exited, stdoutEnded]).then(
     () => output.end(),
     (error: Error) => output.destroy(error),
@@ -61,28 +66,27 @@ export function spawnWithOutput(command: string, args: string[], env: NodeJS.Pro
   output.once('close', () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  return { stdout: output, exited, child, kill: () => child.kill('SIGKILL') };
+  return { stdin: child.stdin, stdout: output, exited, child, kill: () => child.kill('SIGKILL') };
+}
+
+/** Runs a process that only produces output (pg_dump, redis-cli --rdb -). */
+export function spawnWithOutput(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): SpawnedFilter {
+  const filter = spawnFilter(command, args, env);
+  filter.stdin.end();
+  return filter;
+}
+
+/** A filter process as one Duplex stream, for stream.pipeline: errors when the process fails. */
+export function filterStream(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Duplex {
+  const filter = spawnFilter(command, args, env);
+  const duplex = Duplex.from({ writable: filter.stdin, readable: filter.stdout });
+  duplex.once('close', () => filter.kill());
+  return duplex;
 }
 
 /** Runs a process that reads its input from a stream (pg_restore, tar -x): resolves when it exits with 0. */
-export function spawnWithInput(
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): { stdin: Writable; stdout: Readable; exited: Promise<void>; kill(): void } {
-  const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  const stderr = new StderrTail();
-  child.stderr.on('data', (chunk: Buffer) => stderr.append(chunk));
-  // A process that stops reading early (EPIPE) is reported through its exit code, not as a stream error.
-  child.stdin.on('error', () => undefined);
-  const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (error) => reject(new ProcessFailedError(command, null, null, error.message)));
-    child.once('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new ProcessFailedError(command, code, signal, stderr.toString()));
-    });
-  });
-  return { stdin: child.stdin, stdout: child.stdout, exited, kill: () => child.kill('SIGKILL') };
+export function spawnWithInput(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): SpawnedFilter {
+  return spawnFilter(command, args, env);
 }
 
 /** Runs a short command to completion and returns its stdout (for version probes and the like). */

@@ -1,10 +1,16 @@
 /** The engine registry: one entry per component type. */
 import type { Component } from '../plan/schema';
+import { filesEngine } from './files';
+import { httpEngine } from './http';
 import { postgresEngine } from './postgres';
+import { redisEngine } from './redis';
 import type { Engine } from './types';
 
 const engines: { [T in Component['type']]: Engine<Extract<Component, { type: T }>> } = {
   postgres: postgresEngine,
+  redis: redisEngine,
+  files: filesEngine,
+  http: httpEngine,
 };
 
 export function engineFor<C extends Component>(component: C): Engine<C> {
@@ -12,4 +18,4 @@ export function engineFor<C extends Component>(component: C): Engine<C> {
 }
 
 export { ComponentError } from './errors';
-export type { ComponentDump, Engine, EngineFacts } from './types';
+export type { ComponentDump, DumpContext, Engine, EngineFacts } from './types';

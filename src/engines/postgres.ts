@@ -188,6 +188,8 @@ export const postgresEngine: Engine<PostgresComponent> = {
   type: 'postgres',
   format: 'pg_dump-custom',
   extension: 'pgdump',
+  // The custom format compresses its table data itself (gzip); a second pass would cost CPU for little.
+  defaultCompression: { algorithm: 'none' },
   dump: dumpPostgres,
   checkArtifact: checkPostgresArtifact,
 };

@@ -1,17 +1,31 @@
 import type { Readable } from 'node:stream';
-import type { ComponentBackup } from '../catalog/manifest';
-import type { Component } from '../plan/schema';
+import type { ArtifactRef, ComponentBackup, Manifest } from '../catalog/manifest';
+import type { Component, Compression, Plan } from '../plan/schema';
+import type { BackupStore } from '../stores/types';
 
 /** What an engine learned while dumping, recorded in the manifest under the engine's name. */
-export type EngineFacts = Pick<ComponentBackup, 'postgres'>;
+export type EngineFacts = Partial<Pick<ComponentBackup, 'postgres' | 'redis' | 'files' | 'http' | 'dependsOn'>>;
 
 export interface ComponentDump {
-  /** The artifact's bytes. It ends only after the dump succeeded, and errors otherwise. */
+  /** The artifact's bytes (uncompressed: the activity compresses). It ends only after the dump succeeded, and errors otherwise. */
   stream: Readable;
   /** Resolves with the engine's facts once the dump has succeeded; rejects with a ComponentError. */
   finished: Promise<EngineFacts>;
   /** Stops the dump at once (cancellation, or the upload failed). */
   abort(): void;
+}
+
+/** What a dump may need beyond its component: the set it belongs to and the store (for incrementals). */
+export interface DumpContext {
+  plan: Plan;
+  setId: string;
+  /** When the set started: the instant an "as of" export asks for. */
+  setStartedAt: Date;
+  store: BackupStore;
+  /** The plan's complete sets, oldest first. */
+  completeSets(): Promise<Manifest[]>;
+  /** Stores an extra artifact beside the main one, at "<plan>/<set>/<component>.<suffix>"; recorded in the manifest. */
+  putSidecar(suffix: string, body: Readable): Promise<ArtifactRef>;
 }
 
 /**
@@ -22,9 +36,11 @@ export interface Engine<C extends Component = Component> {
   readonly type: C['type'];
   /** Artifact format name recorded in the manifest, e.g. "pg_dump-custom". */
   readonly format: string;
-  /** File extension of the artifact, e.g. "pgdump". */
+  /** File extension of the uncompressed artifact, e.g. "pgdump"; ".zst"/".gz" is appended when compressed. */
   readonly extension: string;
-  dump(component: C): Promise<ComponentDump>;
-  /** Reads an artifact stream to its end and throws a ComponentError when the engine cannot read it. */
+  /** Compression used when the plan names none. */
+  readonly defaultCompression: Compression;
+  dump(component: C, context: DumpContext): Promise<ComponentDump>;
+  /** Reads a (decompressed) artifact stream to its end; throws a ComponentError when the engine cannot read it. */
   checkArtifact(component: C, artifact: Readable): Promise<void>;
 }

@@ -45,12 +45,33 @@ export const connectionSchema = z.strictObject({
   urlFromEnv: envVarName,
 });
 
-export const postgresComponentSchema = z.strictObject({
+/**
+ * How an artifact is compressed as it streams. zstd runs as a separate `zstd` process (off the event loop,
+ * on another core); gzip uses Node's zlib. Levels: zstd 1-19, gzip 1-9.
+ */
+export const compressionSchema = z
+  .strictObject({
+    algorithm: z.enum(['none', 'gzip', 'zstd']),
+    level: z.number().int().min(1).max(19).optional(),
+  })
+  .refine((value) => value.algorithm !== 'gzip' || value.level === undefined || value.level <= 9, {
+    message: 'gzip levels go from 1 to 9',
+    path: ['level'],
+  });
+
+/** Fields every component has. */
+const componentBase = {
   name,
-  type: z.literal('postgres'),
-  connection: connectionSchema,
   /** Components whose backups must complete before this one starts. */
   after: z.array(name).default([]),
+  /** Stream compression of the artifact; each engine has its own default (see README). */
+  compression: compressionSchema.optional(),
+};
+
+export const postgresComponentSchema = z.strictObject({
+  ...componentBase,
+  type: z.literal('postgres'),
+  connection: connectionSchema,
   /**
    * Per-table row counts recorded in the manifest: "exact" counts every table inside the dump's own snapshot
    * (consistent with the dump, costs a scan); "estimated" reads the planner's statistics (free, approximate).
@@ -58,7 +79,97 @@ export const postgresComponentSchema = z.strictObject({
   rowCounts: z.enum(['exact', 'estimated']).default('exact'),
 });
 
-export const componentSchema = z.discriminatedUnion('type', [postgresComponentSchema]);
+export const redisComponentSchema = z.strictObject({
+  ...componentBase,
+  type: z.literal('redis'),
+  /** redis://[user:password@]host:port[/db], from the worker's environment. */
+  connection: connectionSchema,
+});
+
+export const auditLogSchema = z.strictObject({
+  /** Every line of every matching file must be one JSON object. */
+  format: z.literal('jsonl'),
+  /** Fields every line must have. */
+  requiredFields: z.array(z.string().min(1)).min(1),
+  /** Which files are audit logs (globs relative to the component's path). */
+  files: z.array(z.string().min(1)).default(['**/*.log', '**/*.log.*.gz']),
+});
+
+export const filesComponentSchema = z.strictObject({
+  ...componentBase,
+  type: z.literal('files'),
+  /** The directory tree to back up, on the worker's filesystem. */
+  path: z.string().min(1),
+  /** Globs (relative to path) of files and directories to leave out, e.g. "cache/**", "*.tmp". */
+  exclude: z.array(z.string().min(1)).default([]),
+  /** Store only what changed since the last full set; a full is taken when none exists. */
+  incremental: z.boolean().default(false),
+  /** With incremental: take a new full after this many incrementals (bounds restore chains). */
+  fullEvery: z.number().int().positive().default(7),
+  /** Validate audit logs line by line as they stream; invalid lines are recorded in the manifest. */
+  auditLog: auditLogSchema.optional(),
+});
+
+export const httpComponentSchema = z
+  .strictObject({
+    ...componentBase,
+    type: z.literal('http'),
+    /** The export endpoint (no credentials in it: the token travels in an Authorization header). */
+    url: z.url({ protocol: /^https?$/ }),
+    method: z.enum(['GET', 'POST']).default('GET'),
+    /** Bearer token, from the worker's environment or a file (e.g. a mounted Kubernetes secret). */
+    tokenFromEnv: envVarName.optional(),
+    tokenFile: z.string().min(1).optional(),
+    /** Query parameter that carries the backup's timestamp (ISO 8601), for exports "as of" a time. */
+    timestampParam: z.string().min(1).optional(),
+    /** Give up on a request that has sent nothing for this long. */
+    timeout: durationSchema.default('60s'),
+  })
+  .refine((value) => !(value.tokenFromEnv && value.tokenFile), { message: 'give tokenFromEnv or tokenFile, not both', path: ['tokenFile'] });
+
+export const componentSchema = z.discriminatedUnion('type', [postgresComponentSchema, redisComponentSchema, filesComponentSchema, httpComponentSchema]);
+
+export const overlapPolicies = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
+
+export const scheduleSchema = z
+  .strictObject({
+    /** Cron expression(s), e.g. "30 2 * * *" (daily at 02:30). */
+    cron: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    /** A fixed interval instead of cron, e.g. "4h". */
+    every: durationSchema.optional(),
+    /** IANA time zone the cron is read in (default UTC). */
+    timezone: z.string().min(1).optional(),
+    /** What a run does when the previous one is still going. */
+    overlap: z.enum(overlapPolicies).default('skip'),
+    /** How late a missed run (server down) may still start. */
+    catchupWindow: durationSchema.default('1h'),
+    /** Pause the schedule after a failed run, until someone resumes it. */
+    pauseOnFailure: z.boolean().default(false),
+    /** Random delay added to each run, to spread load. */
+    jitter: durationSchema.optional(),
+    /** Age of the newest complete set after which the plan counts as stale (default: cadence plus 1/24 of it: 25 h for daily). */
+    staleAfter: durationSchema.optional(),
+  })
+  .refine((value) => (value.cron === undefined) !== (value.every === undefined), { message: 'give exactly one of cron or every' });
+
+/** restic's --keep-within form: "1y2m3d4h" (years, months, days, hours). */
+const withinSchema = z.string().regex(/^(\d+y)?(\d+m)?(\d+d)?(\d+h)?$/, 'must look like "7d", "2m15d" or "1y" (y, m, d, h)').refine((value) => value !== '', 'must not be empty');
+
+export const retentionSchema = z
+  .strictObject({
+    keepLast: z.number().int().positive().optional(),
+    keepHourly: z.number().int().positive().optional(),
+    keepDaily: z.number().int().positive().optional(),
+    keepWeekly: z.number().int().positive().optional(),
+    keepMonthly: z.number().int().positive().optional(),
+    keepYearly: z.number().int().positive().optional(),
+    keepWithin: withinSchema.optional(),
+    /** IANA time zone whose hours, days, weeks, months and years the policy counts in (default UTC). */
+    timezone: z.string().min(1).default('UTC'),
+  })
+  .refine((value) => Object.entries(value).some(([key, keep]) => key !== 'timezone' && keep !== undefined), {
+    message: 'a retention policy needs at least one keep rule (keepLast, keepDaily, ...)',
+  });
 
 export const timeoutsSchema = z.strictObject({
   /** A dump that reports no progress for this long is presumed dead (worker killed) and retried elsewhere. */
@@ -73,6 +184,8 @@ export const planSchema = z.strictObject({
   store: storeSchema,
   components: z.array(componentSchema).min(1, 'a plan needs at least one component'),
   timeouts: timeoutsSchema.default({ heartbeat: '30s', component: '12h' }),
+  schedule: scheduleSchema.optional(),
+  retention: retentionSchema.optional(),
 });
 
 export type Plan = z.infer<typeof planSchema>;
@@ -83,6 +196,12 @@ export type S3StoreConfig = z.infer<typeof s3StoreSchema>;
 export type Component = z.infer<typeof componentSchema>;
 export type ComponentType = Component['type'];
 export type PostgresComponent = z.infer<typeof postgresComponentSchema>;
+export type RedisComponent = z.infer<typeof redisComponentSchema>;
+export type FilesComponent = z.infer<typeof filesComponentSchema>;
+export type HttpComponent = z.infer<typeof httpComponentSchema>;
+export type Compression = z.infer<typeof compressionSchema>;
+export type Schedule = z.infer<typeof scheduleSchema>;
+export type Retention = z.infer<typeof retentionSchema>;
 
 const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 

@@ -8,7 +8,7 @@ import { findPostgresBinDir, startPostgresCluster } from '../../src/embedded/pos
 import { findTemporalCli, temporalCliMissingMessage } from '../../src/embedded/temporalCli';
 import { startTemporalDevServer } from '../../src/embedded/temporalDevServer';
 import { TEST_ENV_VARIABLES as V } from './env';
-import { killHarnessPartsSync, setHarnessParts, stopHarnessParts, type HarnessParts } from './parts';
+import { installEmergencyStop, setHarnessParts, stopHarnessParts, type HarnessParts } from './parts';
 
 export const TEST_BUCKET = 'lifeboat-test';
 
@@ -70,8 +70,7 @@ export default async function globalSetup(): Promise<void> {
 
   const parts: HarnessParts = { root };
   setHarnessParts(parts);
-  const onExit = (): void => killHarnessPartsSync(parts);
-  process.once('exit', onExit);
+  installEmergencyStop(parts);
 
   const results = await Promise.allSettled([
     startTemporalDevServer({
@@ -92,7 +91,7 @@ export default async function globalSetup(): Promise<void> {
   if (failures.length > 0 || !temporal || !postgres || !minio) {
     await stopHarnessParts(parts);
     setHarnessParts(undefined);
-    process.removeListener('exit', onExit);
+    parts.removeEmergencyStop?.();
     // The root stays: its logs explain the failure.
     throw new Error(`Integration test harness failed to start (logs under ${root}):\n${failures.join('\n')}`);
   }

@@ -7,6 +7,7 @@ export default async function globalTeardown(): Promise<void> {
   if (!parts) return;
   setHarnessParts(undefined);
   const problems = await stopHarnessParts(parts);
+  parts.removeEmergencyStop?.();
   if (process.env.LIFEBOAT_TEST_KEEP_TMP === '1') {
     process.stderr.write(`lifeboat test harness: kept ${parts.root}\n`);
   } else {

@@ -10,6 +10,8 @@ export interface HarnessParts {
   temporal?: TemporalDevServerHandle;
   postgres?: PostgresClusterHandle;
   minio?: MinioHandle;
+  /** Removes the exit and signal handlers installed by installEmergencyStop. */
+  removeEmergencyStop?: () => void;
 }
 
 const KEY = '__lifeboatHarness';
@@ -63,4 +65,26 @@ export function killHarnessPartsSync(parts: HarnessParts): void {
       // not running
     }
   }
+}
+
+/**
+ * Kills the parts if jest goes away without globalTeardown: a failed setup, Ctrl-C, or CI's time limit.
+ * PostgreSQL needs this most: pg_ctl puts the postmaster in its own session, so signals sent to jest's
+ * process group never reach it. After cleaning up, the signal is re-raised so the process still dies of it.
+ */
+export function installEmergencyStop(parts: HarnessParts): void {
+  const onExit = (): void => killHarnessPartsSync(parts);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    remove();
+    killHarnessPartsSync(parts);
+    process.kill(process.pid, signal);
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const remove = (): void => {
+    process.removeListener('exit', onExit);
+    for (const signal of signals) process.removeListener(signal, onSignal);
+  };
+  process.once('exit', onExit);
+  for (const signal of signals) process.once(signal, onSignal);
+  parts.removeEmergencyStop = remove;
 }

@@ -34,6 +34,8 @@ describe('recorded order', () => {
     completedAt,
     after,
     attempt: 1,
+    compression: { algorithm: 'none' },
+    sidecars: [],
   });
   test('holds when each component started after its predecessors completed', () => {
     const components = [component('apps', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:05.000Z'), component('participant', '2026-01-01T00:00:05.001Z', '2026-01-01T00:00:09.000Z', ['apps'])];

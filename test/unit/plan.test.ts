@@ -25,7 +25,7 @@ describe('plan validation', () => {
     const { plan, revision } = parsePlanText(valid, 'plan.yaml');
     expect(plan.components.map((component) => component.name)).toEqual(['participant', 'apps']);
     expect(plan.components[1].after).toEqual([]);
-    expect(plan.components[0].rowCounts).toBe('exact');
+    expect(plan.components[0]).toMatchObject({ type: 'postgres', rowCounts: 'exact' });
     expect(plan.timeouts).toEqual({ heartbeat: '30s', component: '12h' });
     expect(revision).toMatch(/^[0-9a-f]{12}$/);
     expect(parsePlanText(`${valid}\n# edited\n`, 'plan.yaml').revision).not.toBe(revision);

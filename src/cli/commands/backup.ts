@@ -16,31 +16,34 @@ import { formatTable, humanBytes, humanDuration, printJson } from '../output';
 async function followBackup(client: Client, handle: WorkflowHandle): Promise<void> {
   const interactive = process.stderr.isTTY;
   let lastLine = '';
+  let lastStates = '';
+  let lastPrinted = 0;
   for (;;) {
     const description = await handle.describe();
     if (description.status.name !== 'RUNNING') break;
-    let status: BackupStatus | undefined;
-    try {
-      status = await handle.query(backupStatusQuery);
-    } catch {
-      status = undefined; // no worker has picked the workflow up yet
-    }
+    const status = await handle.query(backupStatusQuery).catch(() => undefined); // no worker has picked it up yet
     if (status) {
-      const heartbeats = new Map<string, number>();
+      const streamed = new Map<string, number>();
       for (const activity of description.raw.pendingActivities ?? []) {
         const details = activity.heartbeatDetails?.payloads?.[0];
         if (!details) continue;
-        const progress = (await client.options.loadedDataConverter.payloadConverter.fromPayload(details)) as BackupProgress;
-        const input = activity.activityId;
-        if (input) heartbeats.set(input, progress.bytes);
+        const progress = client.options.loadedDataConverter.payloadConverter.fromPayload<BackupProgress>(details);
+        streamed.set(progress.component, progress.bytes);
       }
-      const bytesRunning = [...heartbeats.values()].reduce((sum, bytes) => sum + bytes, 0);
-      const line = `${status.phase}: ${status.components
-        .map((component) => `${component.name} ${component.state}${component.bytes !== undefined ? ` ${humanBytes(component.bytes)}` : ''}`)
-        .join(', ')}${bytesRunning > 0 ? ` (${humanBytes(bytesRunning)} streaming)` : ''}`;
+      const describe = (component: BackupStatus['components'][number]) => {
+        const bytes = component.bytes ?? streamed.get(component.name);
+        return `${component.name} ${component.state}${bytes !== undefined ? ` ${humanBytes(bytes)}` : ''}`;
+      };
+      const line = `${status.phase}: ${status.components.map(describe).join(', ')}`;
+      // A log gets a line when a component changes state, and a progress line every 10 s in between.
+      const states = status.components.map((component) => component.state).join();
       if (interactive) process.stderr.write(`\r\x1b[K${line}`);
-      else if (line !== lastLine) process.stderr.write(`${line}\n`);
+      else if (states !== lastStates || (line !== lastLine && Date.now() - lastPrinted >= 10_000)) {
+        process.stderr.write(`${line}\n`);
+        lastPrinted = Date.now();
+      }
       lastLine = line;
+      lastStates = states;
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }

@@ -1,0 +1,2 @@
+/** Placeholder: retention pruning activities (being written). */
+export {};

@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Placeholder: `lifeboat prune` (being written). */
+export function registerPruneCommand(_program: Command): void {}

@@ -1,0 +1,2 @@
+/** Placeholder: the prune workflow (being written). */
+export {};
