@@ -23,6 +23,7 @@ import type { Plan } from '../src/plan/schema';
 import { listBackupSets, manifestBody } from '../src/repository/backupSets';
 import { DigestStream } from '../src/repository/digest';
 import { createStore, isRetryableStoreError, type BackupStore } from '../src/stores';
+import { recordComponentFailure, recordComponentSuccess, recordPlanFailure, recordSetSuccess } from '../src/metrics';
 
 export interface BackupComponentInput {
   plan: Plan;
@@ -109,6 +110,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
         sidecars,
         ...facts,
       } satisfies ComponentBackupInput);
+      recordComponentSuccess(plan.name, backup);
       context.log.info('component backed up', { plan: plan.name, component: component.name, key, bytes: backup.bytes });
       return backup;
     } finally {
@@ -117,6 +119,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   } catch (error) {
     // A cancelled activity reports the cancellation, not the stream errors it caused.
     if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
+    recordComponentFailure(plan.name, component.name);
     throw toFailure(component.name, error);
   } finally {
     clearInterval(heartbeat);
@@ -168,5 +171,11 @@ export async function writeManifest(input: WriteManifestInput): Promise<{ key: s
   } catch (error) {
     throw toFailure('manifest', error);
   }
+  recordSetSuccess(manifest);
   return { key, completedAt };
+}
+
+/** Counts a failed backup run in the worker's metrics (the workflow calls it before failing). */
+export async function recordBackupFailure(input: { plan: string }): Promise<void> {
+  recordPlanFailure(input.plan);
 }

@@ -1,4 +1,4 @@
 /** Every activity the worker registers; workflows see their types through proxyActivities<typeof activities>. */
-export { backupComponent, writeManifest } from './backup';
+export { backupComponent, recordBackupFailure, writeManifest } from './backup';
 export type { BackupComponentInput, BackupProgress, WriteManifestInput } from './backup';
 export * from './prune';

@@ -42,9 +42,14 @@ export async function backupPlan(input: BackupPlanInput): Promise<BackupPlanResu
   const { backupComponent } = proxyActivities<typeof activities>({
     startToCloseTimeout: durationMs(plan.timeouts.component),
     heartbeatTimeout: durationMs(plan.timeouts.heartbeat),
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 8 },
+    retry: {
+      initialInterval: durationMs(plan.retries.initialInterval),
+      backoffCoefficient: 2,
+      maximumInterval: durationMs(plan.retries.maximumInterval),
+      maximumAttempts: plan.retries.maximumAttempts,
+    },
   });
-  const { writeManifest } = proxyActivities<typeof activities>({
+  const { writeManifest, recordBackupFailure } = proxyActivities<typeof activities>({
     startToCloseTimeout: '5m',
     retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 10 },
   });
@@ -93,6 +98,7 @@ export async function backupPlan(input: BackupPlanInput): Promise<BackupPlanResu
   const failed = status.components.filter((component) => component.state === 'failed');
   if (failed.length > 0 || outcomes.some((outcome) => outcome.status === 'rejected')) {
     status.phase = 'failed';
+    await recordBackupFailure({ plan: plan.name });
     const skipped = status.components.filter((component) => component.state === 'skipped').map((component) => component.name);
     throw ApplicationFailure.nonRetryable(
       `backup of plan "${plan.name}" failed, no manifest written (set ${setId} stays incomplete): ` +
@@ -105,15 +111,22 @@ export async function backupPlan(input: BackupPlanInput): Promise<BackupPlanResu
 
   status.phase = 'writing-manifest';
   const info = workflowInfo();
-  const manifest = await writeManifest({
-    plan,
-    planRevision,
-    setId,
-    startedAt: startedAt.toISOString(),
-    workflowId: info.workflowId,
-    runId: info.runId,
-    components,
-  });
+  let manifest: { key: string; completedAt: string };
+  try {
+    manifest = await writeManifest({
+      plan,
+      planRevision,
+      setId,
+      startedAt: startedAt.toISOString(),
+      workflowId: info.workflowId,
+      runId: info.runId,
+      components,
+    });
+  } catch (error) {
+    status.phase = 'failed';
+    await recordBackupFailure({ plan: plan.name });
+    throw error;
+  }
   status.phase = 'completed';
   return {
     plan: plan.name,

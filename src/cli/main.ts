@@ -8,6 +8,7 @@ import { TemporalUnreachableError } from '../temporal/connection';
 import { registerBackupCommands } from './commands/backup';
 import { registerPlanCommands } from './commands/plan';
 import { registerPruneCommand } from './commands/prune';
+import { registerScheduleCommands } from './commands/schedule';
 import { registerUpCommand } from './commands/up';
 import { registerWorkerCommand } from './commands/worker';
 import { EXIT, OperationFailed, UsageError } from './errors';
@@ -24,6 +25,7 @@ function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   registerPlanCommands(program);
+  registerScheduleCommands(program);
   registerBackupCommands(program);
   registerWorkerCommand(program);
   registerPruneCommand(program);

@@ -124,6 +124,11 @@ export const httpComponentSchema = z
     timestampParam: z.string().min(1).optional(),
     /** Give up on a request that has sent nothing for this long. */
     timeout: durationSchema.default('60s'),
+    /**
+     * What the body is, for `backup verify`: "json" (one document), "ndjson" (one JSON value per line) or
+     * "any" (not parsed; the default). Declared, not sniffed: verify does not see the recorded content type.
+     */
+    body: z.enum(['json', 'ndjson', 'any']).optional(),
   })
   .refine((value) => !(value.tokenFromEnv && value.tokenFile), { message: 'give tokenFromEnv or tokenFile, not both', path: ['tokenFile'] });
 
@@ -178,12 +183,21 @@ export const timeoutsSchema = z.strictObject({
   component: durationSchema.default('12h'),
 });
 
+export const retriesSchema = z.strictObject({
+  /** Attempts per component before the backup run fails (retryable failures only: a wrong password fails at once). */
+  maximumAttempts: z.number().int().positive().default(8),
+  /** Wait before the first retry; each later wait doubles, up to maximumInterval. */
+  initialInterval: durationSchema.default('2s'),
+  maximumInterval: durationSchema.default('2m'),
+});
+
 export const planSchema = z.strictObject({
   name,
   description: z.string().optional(),
   store: storeSchema,
   components: z.array(componentSchema).min(1, 'a plan needs at least one component'),
   timeouts: timeoutsSchema.default({ heartbeat: '30s', component: '12h' }),
+  retries: retriesSchema.default({ maximumAttempts: 8, initialInterval: '2s', maximumInterval: '2m' }),
   schedule: scheduleSchema.optional(),
   retention: retentionSchema.optional(),
 });

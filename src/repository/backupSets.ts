@@ -2,10 +2,11 @@
  * The repository logic written once on top of any store (restic's repository idea): list the sets of a
  * plan, read their manifests, verify their artifacts.
  */
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkRecordedOrder, groupSets, manifestKey, manifestSchema, type ListedSet, type Manifest } from '../catalog/manifest';
 import { engineFor } from '../engines';
+import { decompressor } from '../engines/compression';
 import { ComponentError } from '../engines/errors';
 import type { Plan } from '../plan/schema';
 import type { BackupStore } from '../stores/types';
@@ -79,9 +80,17 @@ export interface SetVerification {
   problems: string[];
 }
 
+/** Streams one stored object through a digest; resolves with what was read. */
+async function digestObject(store: BackupStore, key: string): Promise<{ bytes: number; sha256: string }> {
+  const digest = new DigestStream();
+  await pipeline(await store.get(key), digest, new Writable({ write: (_chunk, _encoding, done) => done() }));
+  return { bytes: digest.bytes, sha256: digest.sha256() };
+}
+
 /**
- * Re-reads every artifact of a set: its sha256 and size must match the manifest, and its engine must be
- * able to read it (for PostgreSQL, `pg_restore --list`). Both checks read the same single stream.
+ * Re-reads every artifact of a set: its sha256 and size must match the manifest (they are of the stored,
+ * compressed bytes), and its engine must be able to read the decompressed content (for PostgreSQL,
+ * `pg_restore --list`). Both checks read the same single stream. Sidecars are checked by checksum.
  */
 export async function verifyBackupSet(store: BackupStore, plan: Plan, manifest: Manifest): Promise<SetVerification> {
   const artifacts: ArtifactVerification[] = [];
@@ -91,12 +100,13 @@ export async function verifyBackupSet(store: BackupStore, plan: Plan, manifest: 
     try {
       const digest = new DigestStream();
       const source = await store.get(recorded.key);
-      const check = component ? engineFor(component).checkArtifact(component, digest) : (async () => { digest.resume(); })();
+      const content = decompressor(recorded.compression);
+      const check = component ? engineFor(component).checkArtifact(component, content) : (async () => void content.resume())();
       const engineProblem = check.then(
         () => undefined,
         (error: Error) => (error instanceof ComponentError ? error.message : `cannot check: ${error.message}`),
       );
-      await pipeline(source, digest).catch((error: Error) => {
+      await pipeline(source, digest, content).catch((error: Error) => {
         // The engine may stop reading early once it has failed; that failure is the one to report.
         result.problems.push(`reading the artifact failed: ${error.message}`);
       });
@@ -106,6 +116,10 @@ export async function verifyBackupSet(store: BackupStore, plan: Plan, manifest: 
       result.sha256 = digest.sha256();
       if (result.sha256 !== recorded.sha256) result.problems.push(`sha256 mismatch: stored ${result.sha256}, manifest says ${recorded.sha256}`);
       if (result.bytes !== recorded.bytes) result.problems.push(`size mismatch: stored ${result.bytes} bytes, manifest says ${recorded.bytes}`);
+      for (const sidecar of recorded.sidecars) {
+        const stored = await digestObject(store, sidecar.key);
+        if (stored.sha256 !== sidecar.sha256 || stored.bytes !== sidecar.bytes) result.problems.push(`sidecar ${sidecar.key} does not match its checksum`);
+      }
       if (!component) result.problems.push(`component "${recorded.name}" is no longer in the plan; only its checksum was verified`);
     } catch (error) {
       result.problems.push((error as Error).message);

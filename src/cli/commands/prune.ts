@@ -1,4 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
+import type { PruneResult, prune } from '../../../workflows';
+import { InvalidTimeZoneError, isValidTimeZone } from '../../catalog/retention';
+import { loadPlanFile } from '../../plan/load';
+import { connectClient, temporalSettingsFromEnv } from '../../temporal/connection';
+import { OperationFailed, UsageError } from '../errors';
+import { formatTable, humanBytes, printJson } from '../output';
 
-/** Placeholder: `lifeboat prune` (being written). */
-export function registerPruneCommand(_program: Command): void {}
+/** The prune workflow's type (workflows/prune.ts). */
+export const PRUNE_WORKFLOW_TYPE = 'prune';
+
+/** Workflow ids: readable, and unique per run. */
+export function pruneWorkflowId(plan: string, unique: string): string {
+  return `lifeboat-prune-${plan}-${unique}`;
+}
+
+function printPruneResult(result: PruneResult, workflowId: string): void {
+  if (result.sets.length === 0) console.log(`no backup sets for plan "${result.plan}" in ${result.store}`);
+  else {
+    console.log(
+      formatTable(
+        ['SET ID', 'TIME', 'STATE', 'ACTION', 'REASONS'],
+        result.sets.map((set) => [set.setId, set.time, set.complete ? 'complete' : 'incomplete', set.action.toUpperCase(), set.reasons.join('; ')]),
+      ),
+    );
+  }
+  for (const warning of result.warnings) console.log(`warning: ${warning}`);
+  const { totals } = result;
+  const removal = `${totals.remove} of ${totals.sets} set(s) (${totals.removeObjects} object(s), ${humanBytes(totals.removeBytes)})`;
+  console.log(
+    result.dryRun
+      ? `dry run: would remove ${removal}; nothing was deleted (workflow ${workflowId})`
+      : `removed ${removal} from ${result.store} (workflow ${workflowId})`,
+  );
+}
+
+export function registerPruneCommand(program: Command): void {
+  program
+    .command('prune')
+    .description("apply the plan's retention policy: list every set as KEEP (with why) or REMOVE, and remove")
+    .requiredOption('--plan <file>', 'plan file (it needs a retention block)')
+    .option('--dry-run', 'show what would be kept and removed, and why; delete nothing')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { plan: string; dryRun?: boolean; json?: boolean }) => {
+      const { plan } = await loadPlanFile(options.plan);
+      // Bad input is refused before anything starts (exit 2).
+      if (!plan.retention) {
+        throw new UsageError(`plan ${plan.name} has no retention policy: add one to ${options.plan}, e.g. "retention: { keepDaily: 7, keepWeekly: 4 }"`);
+      }
+      if (!isValidTimeZone(plan.retention.timezone)) throw new UsageError(`${options.plan}: ${new InvalidTimeZoneError(plan.retention.timezone).message}`);
+
+      const settings = temporalSettingsFromEnv();
+      const { client, connection } = await connectClient(settings);
+      try {
+        const workflowId = pruneWorkflowId(plan.name, `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`);
+        const handle = await client.workflow.start<typeof prune>(PRUNE_WORKFLOW_TYPE, {
+          taskQueue: settings.taskQueue,
+          workflowId,
+          args: [{ plan, dryRun: options.dryRun ?? false }],
+        });
+        if (!options.json) process.stderr.write(`started ${PRUNE_WORKFLOW_TYPE} ${workflowId}${options.dryRun ? ' (dry run)' : ''} on task queue ${settings.taskQueue}\n`);
+        let result: PruneResult;
+        try {
+          result = await handle.result();
+        } catch (error) {
+          const cause = error instanceof WorkflowFailedError ? (error.cause?.message ?? error.message) : (error as Error).message;
+          throw new OperationFailed(`prune ${workflowId} failed: ${cause}`);
+        }
+        if (options.json) printJson({ workflowId, ...result });
+        else printPruneResult(result, workflowId);
+      } finally {
+        await connection.close();
+      }
+    });
+}

@@ -1,0 +1,140 @@
+import { existsSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
+import type { Command } from 'commander';
+import { loadPlanFile } from '../../plan/load';
+import { planStatuses, type PlanStatus } from '../../repository/planStatus';
+import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../../temporal/connection';
+import { applyPlanSchedule, appliedPlanOf, cadenceMs, describePlanSchedule, listPlanSchedules, PlanHasNoScheduleError, ScheduleMissingError, scheduleIdFor } from '../../temporal/schedules';
+import { UsageError } from '../errors';
+import { formatTable, humanDuration, printJson } from '../output';
+
+async function withClient<T>(action: (client: Client, settings: TemporalSettings) => Promise<T>): Promise<T> {
+  const settings = temporalSettingsFromEnv();
+  const { client, connection } = await connectClient(settings);
+  try {
+    return await action(client, settings);
+  } catch (error) {
+    if (error instanceof ScheduleMissingError || error instanceof PlanHasNoScheduleError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** PLAN may be a plan name or a plan file. */
+async function planName(plan: string): Promise<string> {
+  return existsSync(plan) ? (await loadPlanFile(plan)).plan.name : plan;
+}
+
+function describeCadence(status: Pick<PlanStatus, 'cadenceMs'>): string {
+  return status.cadenceMs === undefined ? '?' : `every ${humanDuration(status.cadenceMs)}`;
+}
+
+export function registerScheduleCommands(program: Command): void {
+  const plan = program.commands.find((command) => command.name() === 'plan') as Command;
+  plan
+    .command('apply')
+    .description("create or update the plan's Temporal Schedule (lifeboat-<plan>); applying the same plan twice changes nothing")
+    .argument('<file>', 'plan file')
+    .action(async (file: string) => {
+      const loaded = await loadPlanFile(file);
+      if (!loaded.plan.schedule) throw new UsageError(new PlanHasNoScheduleError(loaded.plan.name).message);
+      await withClient(async (client, settings) => {
+        const outcome = await applyPlanSchedule(client, loaded.plan, loaded.revision, settings.taskQueue);
+        console.log(`schedule ${scheduleIdFor(loaded.plan.name)} ${outcome} (plan revision ${loaded.revision}, task queue ${settings.taskQueue})`);
+      });
+    });
+
+  const schedule = program.command('schedule').description("manage plans' Temporal Schedules");
+  schedule
+    .command('list')
+    .description('every Lifeboat schedule: plan, revision, cadence, paused, next run')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const rows = (await listPlanSchedules(client)).map((description) => {
+          const applied = appliedPlanOf(description);
+          return {
+            scheduleId: description.scheduleId,
+            plan: applied?.plan.name,
+            planRevision: applied?.revision,
+            paused: description.state.paused,
+            note: description.state.note,
+            cadenceMs: cadenceMs(description),
+            nextRuns: description.info.nextActionTimes.slice(0, 3).map((time) => time.toISOString()),
+            recentRuns: description.info.recentActions.map((action) => ({ scheduledAt: action.scheduledAt.toISOString(), workflowId: action.action.workflow.workflowId })),
+          };
+        });
+        if (options.json) return printJson(rows);
+        if (rows.length === 0) return console.log('no Lifeboat schedules: create one with `lifeboat plan apply FILE`');
+        console.log(
+          formatTable(
+            ['SCHEDULE', 'PLAN', 'REVISION', 'CADENCE', 'STATE', 'NEXT RUN'],
+            rows.map((row) => [row.scheduleId, row.plan ?? '?', row.planRevision ?? '?', describeCadence(row), row.paused ? `paused${row.note ? ` (${row.note})` : ''}` : 'active', row.nextRuns[0] ?? '-']),
+          ),
+        );
+      });
+    });
+  schedule
+    .command('pause')
+    .description("pause a plan's schedule")
+    .argument('<plan>', 'plan name or plan file')
+    .option('--reason <text>', 'why (shown in `schedule list` and the Web UI)')
+    .action(async (planArgument: string, options: { reason?: string }) => {
+      const name = await planName(planArgument);
+      await withClient(async (client) => {
+        await describePlanSchedule(client, name);
+        await client.schedule.getHandle(scheduleIdFor(name)).pause(options.reason ?? 'paused with lifeboat schedule pause');
+        console.log(`schedule ${scheduleIdFor(name)} paused`);
+      });
+    });
+  schedule
+    .command('resume')
+    .description("resume a paused plan's schedule")
+    .argument('<plan>', 'plan name or plan file')
+    .action(async (planArgument: string) => {
+      const name = await planName(planArgument);
+      await withClient(async (client) => {
+        await describePlanSchedule(client, name);
+        await client.schedule.getHandle(scheduleIdFor(name)).unpause('resumed with lifeboat schedule resume');
+        console.log(`schedule ${scheduleIdFor(name)} resumed`);
+      });
+    });
+  schedule
+    .command('trigger')
+    .description("run a plan's scheduled backup now, under the schedule's overlap policy")
+    .argument('<plan>', 'plan name or plan file')
+    .action(async (planArgument: string) => {
+      const name = await planName(planArgument);
+      await withClient(async (client) => {
+        const description = await describePlanSchedule(client, name);
+        // The SDK's trigger defaults to ALLOW_ALL, which would let two backups of one plan overlap.
+        await client.schedule.getHandle(scheduleIdFor(name)).trigger(description.policies.overlap);
+        console.log(`schedule ${scheduleIdFor(name)} triggered (overlap policy ${description.policies.overlap})`);
+      });
+    });
+
+  program
+    .command('status')
+    .description('every applied plan: newest complete set, its age against the cadence, STALE when overdue')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const statuses = await planStatuses(client);
+        if (options.json) return printJson(statuses);
+        if (statuses.length === 0) return console.log('no applied plans: apply one with `lifeboat plan apply FILE`');
+        console.log(
+          formatTable(
+            ['PLAN', 'LAST SET', 'AGE', 'CADENCE', 'STATE'],
+            statuses.map((status) => [
+              status.plan,
+              status.lastSetId ?? 'none',
+              humanDuration(status.ageMs),
+              describeCadence(status),
+              [status.stale ? 'STALE' : 'ok', status.paused ? 'paused' : '', status.error ?? ''].filter(Boolean).join(', '),
+            ]),
+          ),
+        );
+      });
+    });
+}
