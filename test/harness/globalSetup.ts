@@ -8,6 +8,7 @@ import { findPostgresBinDir, startPostgresCluster } from '../../src/embedded/pos
 import { findTemporalCli, temporalCliMissingMessage } from '../../src/embedded/temporalCli';
 import { startTemporalDevServer } from '../../src/embedded/temporalDevServer';
 import { TEST_ENV_VARIABLES as V } from './env';
+import { ensureTestTools } from './tools';
 import { installEmergencyStop, setHarnessParts, stopHarnessParts, type HarnessParts } from './parts';
 
 export const TEST_BUCKET = 'lifeboat-test';
@@ -55,6 +56,7 @@ async function createBucket(endpoint: string, accessKey: string, secretKey: stri
 export default async function globalSetup(): Promise<void> {
   // The SDK warns once per process that future releases need Node 22; on Node 20 that is noise in every test file.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  await ensureTestTools();
   const binaries = locateBinaries();
   const root = mkdtempSync(join(tmpdir(), 'lifeboat-test-'));
   // mkdtemp makes it 0700; the postgres OS user (when running as root) must reach its cluster dir inside.
