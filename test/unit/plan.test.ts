@@ -49,6 +49,14 @@ describe('plan validation', () => {
     ['no components', 'name: p\nstore: { type: local, path: /b }\ncomponents: []\n', 'components', /at least one component/],
     ['a bad name', valid.replace('name: validator', 'name: Validator Prod'), 'name', /lower-case/],
     ['a bad duration', `${valid}timeouts: { heartbeat: soon }\n`, 'timeouts.heartbeat', /duration/],
+    ['a schedule with both cron and every', `${valid}schedule: { cron: "0 2 * * *", every: 4h }\n`, 'schedule', /exactly one of cron or every/],
+    ['a schedule with neither', `${valid}schedule: { timezone: UTC }\n`, 'schedule', /exactly one of cron or every/],
+    ['an unknown overlap policy', `${valid}schedule: { every: 4h, overlap: queue }\n`, 'schedule.overlap', /./],
+    ['an empty retention policy', `${valid}retention: { timezone: UTC }\n`, 'retention', /at least one keep rule/],
+    ['a bad keepWithin', `${valid}retention: { keepWithin: 7 days }\n`, 'retention.keepWithin', /look like/],
+    ['a gzip level above 9', valid.replace('rowCounts: estimated', 'compression: { algorithm: gzip, level: 12 }'), 'components.1.compression.level', /gzip levels/],
+    ['an http component with two token sources', `${valid}  - { name: ids, type: http, url: "http://v/ids", tokenFromEnv: T, tokenFile: /run/t }\n`, 'components.2.tokenFile', /not both/],
+    ['an http component with a literal token', `${valid}  - { name: ids, type: http, url: "http://v/ids", token: abc }\n`, 'components.2.token', /secret is written literally/],
   ])('%s is named by its path', (_what, text, path, message) => {
     const found = problems(text);
     expect(found).toContainEqual({ path, message: expect.stringMatching(message) });
@@ -86,6 +94,22 @@ describe('ordering DAG', () => {
     expect(findCycle([{ name: 'x', after: ['x'] }])).toEqual(['x', 'x']);
     expect(findCycle([{ name: 'a', after: ['c'] }, { name: 'b', after: ['a'] }, { name: 'c', after: ['b'] }])).toEqual(['a', 'b', 'c', 'a']);
   });
+});
+
+test('a plan with every kind of component, a schedule and retention parses with defaults', () => {
+  const { plan } = parsePlanText(
+    `${valid}  - { name: cache, type: redis, connection: { urlFromEnv: REDIS_URL } }
+  - { name: ledger, type: files, path: /var/ledger, exclude: ["*.tmp"], incremental: true }
+  - { name: ids, type: http, url: "http://validator/admin/identities", tokenFile: /run/secrets/token }
+schedule: { cron: "0 */4 * * *", timezone: Europe/Zurich }
+retention: { keepLast: 3, keepDaily: 7, keepWithin: 2d }
+`,
+    'plan.yaml',
+  );
+  expect(plan.schedule).toMatchObject({ overlap: 'skip', catchupWindow: '1h', pauseOnFailure: false });
+  expect(plan.retention).toMatchObject({ keepLast: 3, keepDaily: 7, keepWithin: '2d', timezone: 'UTC' });
+  expect(plan.retries).toEqual({ maximumAttempts: 8, initialInterval: '2s', maximumInterval: '2m' });
+  expect(plan.components.map((component) => component.type)).toEqual(['postgres', 'postgres', 'redis', 'files', 'http']);
 });
 
 test('durations', () => {
