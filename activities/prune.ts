@@ -1,2 +1,193 @@
-/** Placeholder: retention pruning activities (being written). */
-export {};
+/**
+ * Prune activities: list a plan's backup sets, choose what its retention policy keeps (src/catalog/retention),
+ * delete the rest. Only set ids, reasons, counts and sizes go back to Temporal, never every key.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { isSetId, manifestKey, setIdTime, setPrefix } from '../src/catalog/manifest';
+import { InvalidTimeZoneError, isStillRemovable, selectRetention, type RetentionSelection } from '../src/catalog/retention';
+import type { Plan, Retention } from '../src/plan/schema';
+import { listBackupSets } from '../src/repository/backupSets';
+import { createStore, isRetryableStoreError, type BackupStore } from '../src/stores';
+
+/** What retention decided for one set, with the objects the set holds. */
+export interface PruneSetDecision {
+  setId: string;
+  /** The set's time (from its id), ISO 8601 UTC. */
+  time: string;
+  complete: boolean;
+  action: 'keep' | 'remove';
+  /** Why it is kept (every rule that matched), or the one reason it is removed. */
+  reasons: string[];
+  objects: number;
+  bytes: number;
+}
+
+export interface PrunePlan {
+  plan: string;
+  /** Where the sets are, without credentials. */
+  store: string;
+  retention: Retention;
+  /** The `now` the selection used (incomplete sets' age). */
+  evaluatedAt: string;
+  /** Every set, newest first. */
+  sets: PruneSetDecision[];
+  /** Ids of the sets to remove, newest first. */
+  remove: string[];
+  warnings: string[];
+  totals: { sets: number; keep: number; remove: number; removeObjects: number; removeBytes: number };
+}
+
+export interface PlanPruneInput {
+  plan: Plan;
+}
+
+export interface ApplyPruneInput {
+  plan: Plan;
+  /** The set ids planPrune chose; each is deleted only if a fresh selection still removes it. */
+  remove: string[];
+}
+
+export interface ApplyPruneResult {
+  removed: { setId: string; objects: number }[];
+  /** Sets no longer to be removed (e.g. an incremental that finished meanwhile depends on one), with why. */
+  skipped: { setId: string; reason: string }[];
+}
+
+/** Progress reported in applyPrune's heartbeats. */
+export interface PruneProgress {
+  setId: string;
+  setsDone: number;
+  setsTotal: number;
+  objectsDeleted: number;
+}
+
+function retentionOf(plan: Plan): Retention {
+  if (!plan.retention) throw ApplicationFailure.nonRetryable(`plan ${plan.name} has no retention policy`, 'NoRetentionPolicy');
+  return plan.retention;
+}
+
+function toFailure(error: unknown): ApplicationFailure {
+  if (error instanceof ApplicationFailure) return error;
+  if (error instanceof InvalidTimeZoneError) return ApplicationFailure.nonRetryable(error.message, 'InvalidRetention');
+  const message = `prune: ${(error as Error).message ?? String(error)}`;
+  return ApplicationFailure.create({ message, type: 'StoreError', nonRetryable: !isRetryableStoreError(error) });
+}
+
+interface Evaluation {
+  selection: RetentionSelection;
+  /** Objects and bytes stored under each set id. */
+  usage: Map<string, { objects: number; bytes: number }>;
+}
+
+/** Lists the plan's sets and applies the policy as of `now`. */
+async function evaluate(store: BackupStore, plan: Plan, retention: Retention, now: Date): Promise<Evaluation> {
+  const listing = await listBackupSets(store, plan.name);
+  const usage = new Map<string, { objects: number; bytes: number }>();
+  // A second listing for sizes: listBackupSets returns manifests, not the objects of complete sets.
+  for await (const object of store.list(`${plan.name}/`)) {
+    const setId = object.key.slice(plan.name.length + 1).split('/')[0];
+    const entry = usage.get(setId) ?? { objects: 0, bytes: 0 };
+    usage.set(setId, { objects: entry.objects + 1, bytes: entry.bytes + object.size });
+  }
+  const selection = selectRetention(
+    {
+      complete: listing.complete.map((manifest) => ({
+        setId: manifest.setId,
+        time: setIdTime(manifest.setId),
+        dependsOn: [...new Set(manifest.components.flatMap((component) => (component.dependsOn ? [component.dependsOn] : [])))],
+      })),
+      // A listed manifest that could not be read makes the set "incomplete" with complete: true.
+      incomplete: listing.incomplete.map((set) => ({ setId: set.setId, time: setIdTime(set.setId), ...(set.complete ? { manifestProblem: set.reason } : {}) })),
+    },
+    retention,
+    now,
+  );
+  return { selection, usage };
+}
+
+export async function planPrune(input: PlanPruneInput): Promise<PrunePlan> {
+  const { plan } = input;
+  const retention = retentionOf(plan);
+  const store = createStore(plan.store);
+  const now = new Date();
+  let evaluation: Evaluation;
+  try {
+    evaluation = await evaluate(store, plan, retention, now);
+  } catch (error) {
+    throw toFailure(error);
+  }
+  const { selection, usage } = evaluation;
+  const sizeOf = (setId: string) => usage.get(setId) ?? { objects: 0, bytes: 0 };
+  const sets: PruneSetDecision[] = [
+    ...selection.keep.map((set) => ({ ...set, action: 'keep' as const, ...sizeOf(set.setId) })),
+    ...selection.remove.map(({ reason, ...set }) => ({ ...set, action: 'remove' as const, reasons: [reason], ...sizeOf(set.setId) })),
+  ].sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : 0));
+  const removing = sets.filter((set) => set.action === 'remove');
+  return {
+    plan: plan.name,
+    store: store.location,
+    retention,
+    evaluatedAt: now.toISOString(),
+    sets,
+    remove: removing.map((set) => set.setId),
+    warnings: selection.warnings,
+    totals: {
+      sets: sets.length,
+      keep: sets.length - removing.length,
+      remove: removing.length,
+      removeObjects: removing.reduce((sum, set) => sum + set.objects, 0),
+      removeBytes: removing.reduce((sum, set) => sum + set.bytes, 0),
+    },
+  };
+}
+
+/**
+ * Deletes the chosen sets. Each is re-checked against a fresh selection first (a backup may have finished since
+ * the plan was made). A set's manifest goes first, so a half-deleted set is never taken for a complete one;
+ * then its artifacts. Idempotent: a retry finishes what an interrupted attempt started.
+ */
+export async function applyPrune(input: ApplyPruneInput): Promise<ApplyPruneResult> {
+  const context = Context.current();
+  const { plan } = input;
+  const retention = retentionOf(plan);
+  const store = createStore(plan.store);
+  const result: ApplyPruneResult = { removed: [], skipped: [] };
+  try {
+    const { selection } = await evaluate(store, plan, retention, new Date());
+    const listed = new Set([...selection.keep, ...selection.remove].map((set) => set.setId));
+    const setIds = [...new Set(input.remove)];
+    let objectsDeleted = 0;
+    for (const [index, setId] of setIds.entries()) {
+      if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? new Error('cancelled');
+      const progress = (): PruneProgress => ({ setId, setsDone: index, setsTotal: setIds.length, objectsDeleted });
+      context.heartbeat(progress());
+      if (!isSetId(setId)) {
+        result.skipped.push({ setId, reason: 'not a backup set id' });
+        continue;
+      }
+      if (!listed.has(setId)) {
+        result.removed.push({ setId, objects: 0 }); // already gone: an earlier attempt finished it
+        continue;
+      }
+      if (!isStillRemovable(selection, setId)) {
+        const kept = selection.keep.find((set) => set.setId === setId);
+        result.skipped.push({ setId, reason: `kept now: ${kept?.reasons.join('; ') ?? 'no longer selected for removal'}` });
+        continue;
+      }
+      const keys: string[] = [];
+      for await (const object of store.list(setPrefix(plan.name, setId))) keys.push(object.key);
+      const manifest = manifestKey(plan.name, setId);
+      for (const key of [manifest, ...keys.filter((key) => key !== manifest)]) {
+        await store.delete(key);
+        if (keys.includes(key)) objectsDeleted += 1;
+        context.heartbeat(progress());
+      }
+      context.log.info('backup set pruned', { plan: plan.name, setId, objects: keys.length });
+      result.removed.push({ setId, objects: keys.length });
+    }
+  } catch (error) {
+    if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
+    throw toFailure(error);
+  }
+  return result;
+}

@@ -3,11 +3,12 @@
  * predecessor's artifact is durable, independent ones run concurrently, and manifest.json is written last.
  * Orchestration only: no bytes pass through here, and the plan carries env-variable names, never secrets.
  */
-import { ApplicationFailure, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, log, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import { formatSetId, type ComponentBackup } from '../src/catalog/manifest';
-import { durationMs, type Plan, type PlanInput } from '../src/plan/schema';
-import { validatePlan } from '../src/plan/validate';
+import { durationMs, type PlanInput } from '../src/plan/schema';
+import { validatedPlan } from './planInput';
+import { runPrune, type PruneResult } from './prune';
 import { backupStatusQuery, type BackupStatus } from '../src/temporal/names';
 
 export interface BackupPlanInput {
@@ -24,18 +25,12 @@ export interface BackupPlanResult {
   startedAt: string;
   completedAt: string;
   components: Pick<ComponentBackup, 'name' | 'key' | 'bytes' | 'sha256' | 'startedAt' | 'completedAt'>[];
+  /** The retention step after the backup, when the plan has a policy: what it removed, or why it failed. */
+  prune?: { removed: string[]; kept: number; error?: string };
 }
 
 export async function backupPlan(input: BackupPlanInput): Promise<BackupPlanResult> {
-  // Validated here too: `temporal workflow start --input` bypasses the CLI's checks.
-  const validation = validatePlan(input.plan);
-  if (!validation.ok) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid plan: ${validation.problems.map((problem) => `${problem.path || '(plan)'}: ${problem.message}`).join('; ')}`,
-      'InvalidPlan',
-    );
-  }
-  const plan: Plan = validation.plan;
+  const plan = validatedPlan(input.plan);
   const planRevision = input.planRevision ?? 'unrecorded';
   const startedAt = new Date(); // deterministic inside a workflow: the workflow task's time
   const setId = formatSetId(startedAt, uuid4().replace(/-/g, ''));
@@ -127,8 +122,21 @@ export async function backupPlan(input: BackupPlanInput): Promise<BackupPlanResu
     await recordBackupFailure({ plan: plan.name });
     throw error;
   }
+  let prune: BackupPlanResult['prune'];
+  if (plan.retention) {
+    status.phase = 'pruning';
+    try {
+      const pruned: PruneResult = await runPrune(plan);
+      prune = { removed: pruned.removed, kept: pruned.totals.keep };
+    } catch (error) {
+      // The set is complete and safe; a failed prune is reported, and the next run's prune tries again.
+      prune = { removed: [], kept: 0, error: rootMessage(error) };
+      log.warn('prune after backup failed', { plan: plan.name, error: prune.error });
+    }
+  }
   status.phase = 'completed';
   return {
+    prune,
     plan: plan.name,
     setId,
     manifestKey: manifest.key,

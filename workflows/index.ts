@@ -1,4 +1,5 @@
 /** The workflows the worker registers. Orchestration only: see eslint.config.mjs for what they may import. */
 export { backupPlan } from './backupPlan';
 export type { BackupPlanInput, BackupPlanResult } from './backupPlan';
-export * from './prune';
+export { prune } from './prune';
+export type { PruneInput, PruneResult } from './prune';

@@ -3,6 +3,7 @@
  * Pure: takes the parsed document, returns every problem with its path, so a user fixes them all at once.
  */
 import { z } from 'zod';
+import { isValidTimeZone } from '../catalog/retention';
 import { findCycle } from './dag';
 import { planSchema, type Plan } from './schema';
 
@@ -101,6 +102,16 @@ function orderingProblems(plan: Plan): PlanProblem[] {
   return problems;
 }
 
+function timeZoneProblems(plan: Plan): PlanProblem[] {
+  const zones: [string, string | undefined][] = [
+    ['schedule.timezone', plan.schedule?.timezone],
+    ['retention.timezone', plan.retention?.timezone],
+  ];
+  return zones
+    .filter(([, zone]) => zone !== undefined && !isValidTimeZone(zone))
+    .map(([path, zone]) => ({ path, message: `unknown time zone "${zone}": use an IANA name such as "UTC" or "Europe/Zurich"` }));
+}
+
 export function validatePlan(document: unknown): PlanValidation {
   const secrets = literalSecrets(document);
   const parsed = planSchema.safeParse(document);
@@ -112,6 +123,6 @@ export function validatePlan(document: unknown): PlanValidation {
     );
     return { ok: false, problems: [...secrets, ...rest] };
   }
-  const problems = [...secrets, ...orderingProblems(parsed.data)];
+  const problems = [...secrets, ...orderingProblems(parsed.data), ...timeZoneProblems(parsed.data)];
   return problems.length > 0 ? { ok: false, problems } : { ok: true, plan: parsed.data };
 }

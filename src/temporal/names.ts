@@ -8,6 +8,7 @@ export const DEFAULT_TASK_QUEUE = 'lifeboat';
 
 export const WORKFLOW_TYPES = {
   backupPlan: 'backupPlan',
+  prune: 'prune',
 } as const;
 
 export type ComponentState = 'waiting' | 'running' | 'completed' | 'failed' | 'skipped';
@@ -15,7 +16,7 @@ export type ComponentState = 'waiting' | 'running' | 'completed' | 'failed' | 's
 export interface BackupStatus {
   plan: string;
   setId: string;
-  phase: 'backing-up' | 'writing-manifest' | 'completed' | 'failed';
+  phase: 'backing-up' | 'writing-manifest' | 'pruning' | 'completed' | 'failed';
   components: { name: string; state: ComponentState; after: string[]; error?: string; bytes?: number }[];
 }
 
@@ -24,4 +25,8 @@ export const backupStatusQuery = defineQuery<BackupStatus>('status');
 /** Workflow ids: readable, and unique per run. */
 export function backupWorkflowId(plan: string, unique: string): string {
   return `lifeboat-backup-${plan}-${unique}`;
+}
+
+export function pruneWorkflowId(plan: string, unique: string): string {
+  return `lifeboat-prune-${plan}-${unique}`;
 }

@@ -146,6 +146,26 @@ describe('backupPlan: ordered PostgreSQL backups', () => {
     expect(readdirSync(path.join(store, 'by-hand', result.setId)).sort()).toEqual(['apps.pgdump', 'manifest.json']);
   });
 
+  test('with a retention policy, each backup prunes what the policy no longer keeps', async () => {
+    const planFile = writePlan(dir, {
+      name: 'retained',
+      store: { type: 'local', path: path.join(dir, 'retained-store') },
+      components: [{ name: 'participant', type: 'postgres', connection: { urlFromEnv: 'PARTICIPANT_DATABASE_URL' } }],
+      retention: { keepLast: 2 },
+    });
+    const setIds: string[] = [];
+    let last: { setId: string; prune?: { removed: string[]; kept: number } } | undefined;
+    for (let run = 0; run < 3; run += 1) {
+      const result = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
+      expect(result.code).toBe(0);
+      last = JSON.parse(result.stdout) as typeof last;
+      setIds.push(last!.setId);
+    }
+    expect(last?.prune).toEqual({ removed: [setIds[0]], kept: 2 });
+    const { sets } = JSON.parse((await runCli(['backups', 'list', '--plan', planFile, '--json'], { env })).stdout) as ListedSets;
+    expect(sets.map((set) => set.setId)).toEqual(setIds.slice(1));
+  });
+
   test('independent components are dumped concurrently', async () => {
     const store = path.join(dir, 'parallel-store');
     const planFile = writePlan(dir, {

@@ -1,3 +1,4 @@
+/** `lifeboat prune --plan FILE [--dry-run] [--json]`: runs the prune workflow and prints every set's KEEP/REMOVE and why. */
 import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
@@ -5,16 +6,9 @@ import type { PruneResult, prune } from '../../../workflows';
 import { InvalidTimeZoneError, isValidTimeZone } from '../../catalog/retention';
 import { loadPlanFile } from '../../plan/load';
 import { connectClient, temporalSettingsFromEnv } from '../../temporal/connection';
+import { pruneWorkflowId, WORKFLOW_TYPES } from '../../temporal/names';
 import { OperationFailed, UsageError } from '../errors';
 import { formatTable, humanBytes, printJson } from '../output';
-
-/** The prune workflow's type (workflows/prune.ts). */
-export const PRUNE_WORKFLOW_TYPE = 'prune';
-
-/** Workflow ids: readable, and unique per run. */
-export function pruneWorkflowId(plan: string, unique: string): string {
-  return `lifeboat-prune-${plan}-${unique}`;
-}
 
 function printPruneResult(result: PruneResult, workflowId: string): void {
   if (result.sets.length === 0) console.log(`no backup sets for plan "${result.plan}" in ${result.store}`);
@@ -55,12 +49,12 @@ export function registerPruneCommand(program: Command): void {
       const { client, connection } = await connectClient(settings);
       try {
         const workflowId = pruneWorkflowId(plan.name, `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`);
-        const handle = await client.workflow.start<typeof prune>(PRUNE_WORKFLOW_TYPE, {
+        const handle = await client.workflow.start<typeof prune>(WORKFLOW_TYPES.prune, {
           taskQueue: settings.taskQueue,
           workflowId,
           args: [{ plan, dryRun: options.dryRun ?? false }],
         });
-        if (!options.json) process.stderr.write(`started ${PRUNE_WORKFLOW_TYPE} ${workflowId}${options.dryRun ? ' (dry run)' : ''} on task queue ${settings.taskQueue}\n`);
+        if (!options.json) process.stderr.write(`started ${WORKFLOW_TYPES.prune} ${workflowId}${options.dryRun ? ' (dry run)' : ''} on task queue ${settings.taskQueue}\n`);
         let result: PruneResult;
         try {
           result = await handle.result();
