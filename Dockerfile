@@ -12,8 +12,8 @@ COPY test test
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-# pg_dump/pg_restore of the servers' major version; add postgresql-client-16 etc. for newer servers.
-RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client-15 ca-certificates \
+# pg_dump/pg_restore of the servers' major version (add postgresql-client-16 etc. for newer servers), redis-cli, zstd, tar.
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client-15 redis-tools zstd tar ca-certificates \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/package.json ./

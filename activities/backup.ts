@@ -19,7 +19,7 @@ import {
 import { engineFor, type DumpContext } from '../src/engines';
 import { compressionSuffix, compressor, resolveCompression } from '../src/engines/compression';
 import { ComponentError } from '../src/engines/errors';
-import type { Plan } from '../src/plan/schema';
+import { durationMs, type Plan } from '../src/plan/schema';
 import { listBackupSets, manifestBody } from '../src/repository/backupSets';
 import { DigestStream } from '../src/repository/digest';
 import { createStore, isRetryableStoreError, type BackupStore } from '../src/stores';
@@ -80,10 +80,26 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   };
   const startedAt = new Date();
   const digest = new DigestStream();
-  const heartbeat = setInterval(() => context.heartbeat({ component: component.name, bytes: digest.bytes } satisfies BackupProgress), HEARTBEAT_INTERVAL_MS);
+  // Heartbeats prove the worker is alive; the stall watch catches a live worker whose source sends nothing.
+  const stallMs = durationMs(plan.timeouts.stall);
+  let lastBytes = 0;
+  let lastProgressAt = Date.now();
+  let stalled = false;
+  let abortDump: (() => void) | undefined;
+  const heartbeat = setInterval(() => {
+    if (digest.bytes !== lastBytes) {
+      lastBytes = digest.bytes;
+      lastProgressAt = Date.now();
+    } else if (!stalled && Date.now() - lastProgressAt > stallMs) {
+      stalled = true;
+      abortDump?.();
+    }
+    context.heartbeat({ component: component.name, bytes: digest.bytes } satisfies BackupProgress);
+  }, HEARTBEAT_INTERVAL_MS);
   try {
     context.heartbeat({ component: component.name, bytes: 0 } satisfies BackupProgress);
     const dump = await engine.dump(component, dumpContext);
+    abortDump = () => dump.abort();
     const onCancel = () => dump.abort();
     context.cancellationSignal.addEventListener('abort', onCancel);
     try {
@@ -120,6 +136,9 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
     // A cancelled activity reports the cancellation, not the stream errors it caused.
     if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
     recordComponentFailure(plan.name, component.name);
+    if (stalled) {
+      throw ApplicationFailure.retryable(`component "${component.name}": no bytes for ${plan.timeouts.stall}: the source stalled; retrying`, 'Stalled');
+    }
     throw toFailure(component.name, error);
   } finally {
     clearInterval(heartbeat);

@@ -24,6 +24,8 @@ export const redisFactsSchema = z.strictObject({
   rdbVersion: z.number().int(),
   /** Keys per logical database at dump time (INFO keyspace), keyed "db0", "db1"... */
   keyCounts: z.record(z.string(), z.number().int().nonnegative()),
+  /** "crc64": the RDB's CRC64 trailer was verified; "disabled": the server runs with `rdbchecksum no` (trailer 0), only its structure was checked. */
+  rdbChecksum: z.enum(['crc64', 'disabled']).optional(),
 });
 
 export const artifactRefSchema = z.strictObject({

@@ -181,6 +181,8 @@ export const timeoutsSchema = z.strictObject({
   heartbeat: durationSchema.default('30s'),
   /** The longest a single component's backup may take, all retries included. */
   component: durationSchema.default('12h'),
+  /** A live dump whose source sends no bytes for this long is stopped and retried (a hung server or lock wait). */
+  stall: durationSchema.default('10m'),
 });
 
 export const retriesSchema = z.strictObject({
@@ -196,7 +198,7 @@ export const planSchema = z.strictObject({
   description: z.string().optional(),
   store: storeSchema,
   components: z.array(componentSchema).min(1, 'a plan needs at least one component'),
-  timeouts: timeoutsSchema.default({ heartbeat: '30s', component: '12h' }),
+  timeouts: timeoutsSchema.default({ heartbeat: '30s', component: '12h', stall: '10m' }),
   retries: retriesSchema.default({ maximumAttempts: 8, initialInterval: '2s', maximumInterval: '2m' }),
   schedule: scheduleSchema.optional(),
   retention: retentionSchema.optional(),

@@ -61,9 +61,9 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `lifeboat worker` and resolves once it polls its task queue. */
-export async function startWorker(env: NodeJS.ProcessEnv): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `lifeboat worker [args]` and resolves once it polls its task queue. */
+export async function startWorker(env: NodeJS.ProcessEnv, args: string[] = []): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [CLI, 'worker', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   await new Promise<void>((resolve, reject) => {

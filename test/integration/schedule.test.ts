@@ -2,14 +2,12 @@
  * Unattended operation: plans applied as Temporal Schedules run with nobody watching; pause, resume and
  * trigger work; a failing plan shows in the worker's metrics and goes STALE in `lifeboat status`.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { PlanInput } from '../../src/plan/schema';
 import type { PlanStatus } from '../../src/repository/planStatus';
 import { createDatabase, runPgbenchInit, tempDir, uniqueName } from '../harness/env';
-import { eventually, lifeboatEnv, runCli, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
-import { CLI } from '../harness/lifeboat';
+import { eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
 
 async function completeSets(planFile: string, env: NodeJS.ProcessEnv): Promise<string[]> {
   const listed = await runCli(['backups', 'list', '--plan', planFile, '--json'], { env });
@@ -17,27 +15,12 @@ async function completeSets(planFile: string, env: NodeJS.ProcessEnv): Promise<s
   return (JSON.parse(listed.stdout) as { sets: { setId: string }[] }).sets.map((set) => set.setId);
 }
 
-/** Starts a worker that serves metrics on a free port; resolves once it polls, with the metrics URL. */
+/** A worker that serves metrics on a free port and refreshes plan statuses every second. */
 async function startWorkerWithMetrics(env: NodeJS.ProcessEnv): Promise<WorkerProcess & { metricsUrl: string }> {
-  const child = spawn(process.execPath, [CLI, 'worker', '--metrics-port', '0'], { env: { ...env, LIFEBOAT_STATUS_REFRESH_MS: '1000' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const metricsUrl = await eventually('the worker to poll', async () => (output.includes('worker polling') ? output.match(/metrics at (\S+)/)?.[1] : undefined), 60_000);
-  return {
-    child,
-    metricsUrl,
-    output: () => output,
-    kill: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const worker = await startWorker({ ...env, LIFEBOAT_STATUS_REFRESH_MS: '1000' }, ['--metrics-port', '0']);
+  const metricsUrl = worker.output().match(/metrics at (\S+)/)?.[1];
+  if (!metricsUrl) throw new Error(`the worker did not print its metrics address:\n${worker.output()}`);
+  return { ...worker, metricsUrl };
 }
 
 function metricValue(text: string, name: string, plan: string): number | undefined {

@@ -26,7 +26,7 @@ describe('plan validation', () => {
     expect(plan.components.map((component) => component.name)).toEqual(['participant', 'apps']);
     expect(plan.components[1].after).toEqual([]);
     expect(plan.components[0]).toMatchObject({ type: 'postgres', rowCounts: 'exact' });
-    expect(plan.timeouts).toEqual({ heartbeat: '30s', component: '12h' });
+    expect(plan.timeouts).toEqual({ heartbeat: '30s', component: '12h', stall: '10m' });
     expect(revision).toMatch(/^[0-9a-f]{12}$/);
     expect(parsePlanText(`${valid}\n# edited\n`, 'plan.yaml').revision).not.toBe(revision);
   });
