@@ -9,19 +9,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { ComponentBackup, FilesFacts, Manifest } from '../../src/catalog/manifest';
-import {
-  AuditFileSink,
-  AuditLogReport,
-  MAX_AUDIT_LINE_BYTES,
-  MAX_RECORDED_INVALID_LINES,
-  TarDiagnostics,
-  TarObserver,
-  chooseBase,
-  classifyTarExit,
-  comparePaths,
-  pathMatcher,
-  type TarMember,
-} from '../../src/engines/files';
+import { AuditFileSink, AuditLogReport, MAX_AUDIT_LINE_BYTES, MAX_RECORDED_INVALID_LINES } from '../../src/engines/files/auditLog';
+import { pathMatcher } from '../../src/engines/files/globs';
+import { chooseBase } from '../../src/engines/files/incrementalBase';
+import { comparePaths } from '../../src/engines/files/sourceTree';
+import { TarObserver, type TarMember } from '../../src/engines/files/tarObserver';
+import { TarDiagnostics, classifyTarExit } from '../../src/engines/files/tarProcess';
 
 describe('exclude globs (gitignore conventions, relative to the component path)', () => {
   const matches = (globs: string[], relativePath: string, isDirectory = false) => pathMatcher(globs)(relativePath, isDirectory);
