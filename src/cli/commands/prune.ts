@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { PruneResult, prune } from '../../../workflows';
-import { InvalidTimeZoneError, isValidTimeZone } from '../../catalog/retention';
 import { loadPlanFile } from '../../plan/load';
 import { connectClient, temporalSettingsFromEnv } from '../../temporal/connection';
 import { pruneWorkflowId, WORKFLOW_TYPES } from '../../temporal/names';
@@ -43,7 +42,6 @@ export function registerPruneCommand(program: Command): void {
       if (!plan.retention) {
         throw new UsageError(`plan ${plan.name} has no retention policy: add one to ${options.plan}, e.g. "retention: { keepDaily: 7, keepWeekly: 4 }"`);
       }
-      if (!isValidTimeZone(plan.retention.timezone)) throw new UsageError(`${options.plan}: ${new InvalidTimeZoneError(plan.retention.timezone).message}`);
 
       const settings = temporalSettingsFromEnv();
       const { client, connection } = await connectClient(settings);
