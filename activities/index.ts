@@ -2,3 +2,5 @@
 export { backupComponent, recordBackupFailure, writeManifest } from './backup';
 export type { BackupComponentInput, BackupProgress, WriteManifestInput } from './backup';
 export * from './prune';
+export { listRecoveryCandidates, restoreComponent, runRecoveryChecks, scaleDownTarget, scaleUpTarget } from './recovery';
+export type { CheckResult, RestoreComponentResult } from './recovery';

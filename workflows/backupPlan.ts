@@ -7,6 +7,7 @@ import { ApplicationFailure, log, proxyActivities, setHandler, uuid4, workflowIn
 import type * as activities from '../activities';
 import { formatSetId, type ComponentBackup } from '../src/catalog/manifest';
 import { durationMs, type PlanInput } from '../src/plan/schema';
+import { rootMessage } from './failures';
 import { validatedPlan } from './planInput';
 import { runPrune, type PruneResult } from './prune';
 import { backupStatusQuery, type BackupStatus } from '../src/temporal/names';
@@ -144,11 +145,4 @@ export async function backupPlan(input: BackupPlanInput): Promise<BackupPlanResu
     completedAt: manifest.completedAt,
     components: components.map(({ name, key, bytes, sha256, startedAt, completedAt }) => ({ name, key, bytes, sha256, startedAt, completedAt })),
   };
-}
-
-/** The innermost message of an activity failure: what actually went wrong, without Temporal's wrapping. */
-function rootMessage(error: unknown): string {
-  let current = error as { message?: string; cause?: unknown } | undefined;
-  while (current?.cause) current = current.cause as typeof current;
-  return current?.message ?? String(error);
 }

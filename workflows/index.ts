@@ -3,3 +3,4 @@ export { backupPlan } from './backupPlan';
 export type { BackupPlanInput, BackupPlanResult } from './backupPlan';
 export { prune } from './prune';
 export type { PruneInput, PruneResult } from './prune';
+export { disasterRecovery } from './disasterRecovery';

@@ -8,6 +8,7 @@ import { TemporalUnreachableError } from '../temporal/connection';
 import { registerBackupCommands } from './commands/backup';
 import { registerPlanCommands } from './commands/plan';
 import { registerPruneCommand } from './commands/prune';
+import { registerRestoreCommands } from './commands/restore';
 import { registerScheduleCommands } from './commands/schedule';
 import { registerUpCommand } from './commands/up';
 import { registerWorkerCommand } from './commands/worker';
@@ -29,6 +30,7 @@ function buildProgram(): Command {
   registerBackupCommands(program);
   registerWorkerCommand(program);
   registerPruneCommand(program);
+  registerRestoreCommands(program);
   registerUpCommand(program);
   // Subcommands inherit the override so that usage errors exit 2, not commander's default 1.
   program.commands.forEach(function inherit(command: Command) {
@@ -55,7 +57,10 @@ async function main(argv: string[]): Promise<number> {
       console.error(`error: ${error.message}`);
       return EXIT.failed;
     }
-    console.error(`error: ${(error as Error).stack ?? String(error)}`);
+    // Unexpected: the whole chain of causes (gRPC errors wrap the server's reason), then the stack.
+    const causes: string[] = [];
+    for (let cause = (error as Error).cause as Error | undefined; cause; cause = cause.cause as Error | undefined) causes.push(cause.message);
+    console.error(`error: ${(error as Error).message ?? String(error)}${causes.map((cause) => `\n  caused by: ${cause}`).join('')}\n${(error as Error).stack ?? ''}`);
     return EXIT.failed;
   }
 }

@@ -58,6 +58,9 @@ export function spawnFilter(command: string, args: string[], env: NodeJS.Process
     });
   });
   exited.catch(() => undefined); // reported through `output` too; callers may await either
+  // A caller that only drains stdout (pg_restore's listing) learns of a failure from `exited`; without a
+  // listener, the stream's error event would crash the whole worker.
+  output.on('error', () => undefined);
   Promise.all([exited, stdoutEnded]).then(
     () => output.end(),
     (error: Error) => output.destroy(error),

@@ -6,12 +6,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import type { PostgresFacts } from '../catalog/manifest';
 import type { PostgresComponent } from '../plan/schema';
 import { ProcessFailedError, runToCompletion, spawnWithInput, spawnWithOutput } from './childProcess';
 import { ComponentError, resolveEnvReference } from './errors';
-import type { ComponentDump, Engine } from './types';
+import type { ComponentDump, Engine, RestoreFacts } from './types';
 
 /** SQLSTATE classes and codes that trying again cannot fix. */
 const PERMANENT_SQLSTATES: Record<string, string> = {
@@ -184,6 +185,51 @@ async function checkPostgresArtifact(component: PostgresComponent, artifact: Rea
   }
 }
 
+/**
+ * Restores by dropping and recreating the target database, then `pg_restore --single-transaction` into it:
+ * the result is exactly the dump, with no object left over from the damaged database (which
+ * `pg_restore --clean` would keep when the dump does not name it), and a failure leaves an empty database
+ * that a retry replaces again. Other sessions are disconnected first (the service is scaled down by then).
+ */
+async function restorePostgres(component: PostgresComponent, artifact: Readable): Promise<RestoreFacts> {
+  const url = resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL');
+  const connection = parsePostgresUrl(component.name, url);
+  const maintenance = new URL(url);
+  maintenance.pathname = '/postgres';
+  const admin = new Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: 10_000, application_name: 'lifeboat-restore' });
+  admin.on('error', () => undefined);
+  try {
+    await admin.connect();
+    const database = admin.escapeIdentifier(connection.database);
+    await admin.query(`drop database if exists ${database} with (force)`);
+    await admin.query(`create database ${database}`);
+  } catch (error) {
+    throw classifyPostgresError(component.name, connection, error);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  const restore = spawnWithInput(
+    postgresTool('pg_restore'),
+    ['--single-transaction', '--exit-on-error', '--no-password', `--dbname=${connection.urlWithoutPassword}`],
+    childEnv(connection),
+  );
+  restore.stdout.resume();
+  try {
+    await Promise.all([pipeline(artifact, restore.stdin), restore.exited]);
+  } catch (error) {
+    restore.kill();
+    if (error instanceof ProcessFailedError) throw new ComponentError(component.name, `pg_restore failed: ${error.stderr || error.message}`, true, 'RestoreFailed');
+    throw new ComponentError(component.name, `restore stream failed: ${(error as Error).message}`, true, 'RestoreFailed');
+  }
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    return { rowCounts: await countRows(client, 'exact') };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export const postgresEngine: Engine<PostgresComponent> = {
   type: 'postgres',
   format: 'pg_dump-custom',
@@ -192,4 +238,5 @@ export const postgresEngine: Engine<PostgresComponent> = {
   defaultCompression: { algorithm: 'none' },
   dump: dumpPostgres,
   checkArtifact: checkPostgresArtifact,
+  restore: restorePostgres,
 };

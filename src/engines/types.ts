@@ -43,4 +43,16 @@ export interface Engine<C extends Component = Component> {
   dump(component: C, context: DumpContext): Promise<ComponentDump>;
   /** Reads a (decompressed) artifact stream to its end; throws a ComponentError when the engine cannot read it. */
   checkArtifact(component: C, artifact: Readable): Promise<void>;
+  /**
+   * Replaces the component's live data with the (decompressed) artifact. The stream errors if its checksum
+   * does not match, before its last bytes arrive: an engine must not commit anything until the stream ended.
+   * Engines without a restore (an HTTP export is read by operators, not written back) leave it out.
+   */
+  restore?(component: C, artifact: Readable): Promise<RestoreFacts>;
+}
+
+/** What a restore reports back. */
+export interface RestoreFacts {
+  /** Per-table row counts after the restore (PostgreSQL), to compare with the manifest. */
+  rowCounts?: Record<string, number>;
 }

@@ -3,6 +3,10 @@
  * Secrets never appear here: a plan names the environment variable or file that holds them.
  */
 import { z } from 'zod';
+import { scalingSchema } from '../scalers/schema';
+
+// Scaling targets are part of the plan; workflows reach their (pure) schema through this module.
+export { describeScalingTarget, type ScaledState, type ScalingTarget } from '../scalers/schema';
 
 /** Names become parts of object keys, workflow ids and schedule ids, so they are kept to a safe alphabet. */
 const name = z
@@ -193,6 +197,37 @@ export const retriesSchema = z.strictObject({
   maximumInterval: durationSchema.default('2m'),
 });
 
+/** A check after restore: a query on a restored database whose first value must equal `expect`... */
+export const sqlCheckSchema = z.strictObject({
+  component: name,
+  sql: z.string().min(1),
+  /** Compared with the first column of the first row, as text. */
+  expect: z.union([z.string(), z.number(), z.boolean()]),
+});
+
+/** ...or an HTTP endpoint of the service that must answer with this status once it is back up. */
+export const httpCheckSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  expectStatus: z.number().int().min(100).max(599).default(200),
+});
+
+export const restoreSchema = z.strictObject({
+  /** What to scale to 0 before restoring and back afterwards (remembering the replica counts). */
+  scaling: scalingSchema.default([]),
+  /** Checks run after the restore (SQL) and after scale-up (HTTP); the manifest's row counts are always compared. */
+  checks: z.array(z.union([sqlCheckSchema, httpCheckSchema])).default([]),
+  /** The agreement gate: how many distinct operators must approve the same recovery point. */
+  approvals: z
+    .strictObject({
+      required: z.number().int().min(1).default(1),
+      approvers: z.array(z.string().min(1)).min(1).optional(),
+      timeout: durationSchema.optional(),
+    })
+    .default({ required: 1 }),
+  /** After an abort past scale-down: leave the service down (default: it may hold half-restored data) or scale it up. */
+  onAbort: z.enum(['leave-down', 'scale-up']).default('leave-down'),
+});
+
 export const planSchema = z.strictObject({
   name,
   description: z.string().optional(),
@@ -202,6 +237,7 @@ export const planSchema = z.strictObject({
   retries: retriesSchema.default({ maximumAttempts: 8, initialInterval: '2s', maximumInterval: '2m' }),
   schedule: scheduleSchema.optional(),
   retention: retentionSchema.optional(),
+  restore: restoreSchema.optional(),
 });
 
 export type Plan = z.infer<typeof planSchema>;
@@ -218,6 +254,7 @@ export type HttpComponent = z.infer<typeof httpComponentSchema>;
 export type Compression = z.infer<typeof compressionSchema>;
 export type Schedule = z.infer<typeof scheduleSchema>;
 export type Retention = z.infer<typeof retentionSchema>;
+export type RestoreSettings = z.infer<typeof restoreSchema>;
 
 const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 

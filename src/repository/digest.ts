@@ -21,3 +21,46 @@ export class DigestStream extends Transform {
     return this.hash.digest('hex');
   }
 }
+
+export class ChecksumMismatchError extends Error {
+  constructor(key: string, expected: string, actual: string, bytes: number, expectedBytes: number) {
+    super(`artifact ${key} does not match its manifest (sha256 ${actual.slice(0, 16)}…, ${bytes} bytes; expected ${expected.slice(0, 16)}…, ${expectedBytes} bytes): it was altered or damaged in the store`);
+    this.name = 'ChecksumMismatchError';
+  }
+}
+
+/**
+ * Passes an artifact through while checking it against its manifest, holding back its last chunk until the
+ * whole checksum is known: a consumer that commits at end of input (pg_restore --single-transaction) never
+ * sees the end of a damaged artifact, only an error.
+ */
+export class VerifyingStream extends Transform {
+  private readonly hash: Hash = createHash('sha256');
+  private held: Buffer | undefined;
+  bytes = 0;
+
+  constructor(
+    private readonly key: string,
+    private readonly expectedSha256: string,
+    private readonly expectedBytes: number,
+  ) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    const previous = this.held;
+    this.held = chunk;
+    callback(null, previous);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const actual = this.hash.digest('hex');
+    if (actual !== this.expectedSha256 || this.bytes !== this.expectedBytes) {
+      callback(new ChecksumMismatchError(this.key, this.expectedSha256, actual, this.bytes, this.expectedBytes));
+      return;
+    }
+    callback(null, this.held);
+  }
+}

@@ -9,6 +9,7 @@ export const DEFAULT_TASK_QUEUE = 'lifeboat';
 export const WORKFLOW_TYPES = {
   backupPlan: 'backupPlan',
   prune: 'prune',
+  disasterRecovery: 'disasterRecovery',
 } as const;
 
 export type ComponentState = 'waiting' | 'running' | 'completed' | 'failed' | 'skipped';

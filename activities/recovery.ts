@@ -1,0 +1,216 @@
+/**
+ * Disaster-recovery activities: find verified recovery points, scale targets, restore components, check the
+ * result. Thin adapters to the repository, engines and scalers; bytes stream store -> engine, never through
+ * Temporal.
+ */
+import { pipeline } from 'node:stream/promises';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Client } from 'pg';
+import { checkRecordedOrder, setIdTime, type Manifest } from '../src/catalog/manifest';
+import { engineFor } from '../src/engines';
+import { decompressor } from '../src/engines/compression';
+import { ComponentError, resolveEnvReference } from '../src/engines/errors';
+import type { Plan } from '../src/plan/schema';
+import { listBackupSets, readManifest, verifyBackupSet } from '../src/repository/backupSets';
+import { ChecksumMismatchError, VerifyingStream } from '../src/repository/digest';
+import { createScaler, ScalerError, scaledStateSchema, type ScaledState, type ScalingTarget } from '../src/scalers';
+import { createStore } from '../src/stores';
+import type { RecoveryCandidate } from '../src/temporal/recovery';
+
+/** How many of the newest sets are re-read to be offered as candidates (each costs a full read). */
+const DEFAULT_CANDIDATE_LIMIT = 5;
+
+function failure(error: unknown): ApplicationFailure {
+  if (error instanceof ApplicationFailure) return error;
+  if (error instanceof ComponentError || error instanceof ScalerError) {
+    return ApplicationFailure.create({ message: error.message, type: error.kind, nonRetryable: !error.retryable });
+  }
+  if (error instanceof ChecksumMismatchError) return ApplicationFailure.nonRetryable(error.message, 'ChecksumMismatch');
+  return ApplicationFailure.create({ message: (error as Error).message ?? String(error) });
+}
+
+export interface ListRecoveryCandidatesInput {
+  plan: Plan;
+  target?: { timestamp?: string; setId?: string };
+  limit?: number;
+}
+
+/** Complete sets whose recorded order honours the plan and whose artifacts re-read correctly, newest first. */
+export async function listRecoveryCandidates(input: ListRecoveryCandidatesInput): Promise<{ candidates: RecoveryCandidate[]; rejected: { setId: string; reason: string }[] }> {
+  const context = Context.current();
+  const store = createStore(input.plan.store);
+  const { complete } = await listBackupSets(store, input.plan.name);
+  const matching = complete
+    .filter((manifest) => !input.target?.setId || manifest.setId === input.target.setId)
+    .filter((manifest) => !input.target?.timestamp || Date.parse(manifest.startedAt) === Date.parse(input.target.timestamp))
+    .reverse()
+    .slice(0, input.limit ?? DEFAULT_CANDIDATE_LIMIT);
+  const candidates: RecoveryCandidate[] = [];
+  const rejected: { setId: string; reason: string }[] = [];
+  for (const manifest of matching) {
+    context.heartbeat({ checking: manifest.setId });
+    const order = checkRecordedOrder(manifest);
+    if (order.length > 0) {
+      rejected.push({ setId: manifest.setId, reason: `recorded order breaks the plan: ${order.map((violation) => violation.message).join('; ')}` });
+      continue;
+    }
+    const verification = await verifyBackupSet(store, input.plan, manifest);
+    if (!verification.ok) {
+      const problems = verification.artifacts.filter((artifact) => !artifact.ok).map((artifact) => `${artifact.key}: ${artifact.problems.join('; ')}`);
+      rejected.push({ setId: manifest.setId, reason: `verification failed: ${[...problems, ...verification.problems].join('; ')}` });
+      continue;
+    }
+    candidates.push(toCandidate(manifest));
+  }
+  return { candidates, rejected };
+}
+
+function toCandidate(manifest: Manifest): RecoveryCandidate {
+  return {
+    setId: manifest.setId,
+    timestamp: setIdTime(manifest.setId).toISOString(),
+    completedAt: manifest.completedAt,
+    bytes: manifest.components.reduce((sum, component) => sum + component.bytes, 0),
+    components: manifest.components.map((component) => ({
+      name: component.name,
+      bytes: component.bytes,
+      durationMs: Date.parse(component.completedAt) - Date.parse(component.startedAt),
+    })),
+  };
+}
+
+export interface RestoreComponentInput {
+  plan: Plan;
+  setId: string;
+  component: string;
+}
+
+export interface RestoreComponentResult {
+  component: string;
+  bytes: number;
+  restored: boolean;
+  note?: string;
+}
+
+/** Streams one artifact from the store into its live target, checking its sha256 before the engine may commit. */
+export async function restoreComponent(input: RestoreComponentInput): Promise<RestoreComponentResult> {
+  const context = Context.current();
+  const component = input.plan.components.find((candidate) => candidate.name === input.component);
+  if (!component) throw ApplicationFailure.nonRetryable(`component "${input.component}" is not in plan "${input.plan.name}"`);
+  const engine = engineFor(component);
+  if (!engine.restore) return { component: component.name, bytes: 0, restored: false, note: `${component.type} components are not written back; the artifact stays in the set for operators` };
+  const store = createStore(input.plan.store);
+  const manifest = await readManifest(store, input.plan.name, input.setId);
+  const backup = manifest.components.find((candidate) => candidate.name === component.name);
+  if (!backup) throw ApplicationFailure.nonRetryable(`set ${input.setId} has no artifact for component "${component.name}"`, 'ArtifactMissing');
+  const verifying = new VerifyingStream(backup.key, backup.sha256, backup.bytes);
+  const heartbeat = setInterval(() => context.heartbeat({ component: component.name, bytes: verifying.bytes }), 1000);
+  try {
+    const content = decompressor(backup.compression);
+    const restored = engine.restore(component, content);
+    await Promise.all([pipeline(await store.get(backup.key), verifying, content), restored]);
+    return { component: component.name, bytes: verifying.bytes, restored: true };
+  } catch (error) {
+    throw failure(error);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+export interface CheckResult {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+async function queryFirstValue(url: string, sql: string): Promise<string> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    const result = await client.query({ text: sql, rowMode: 'array' });
+    const value = (result.rows[0] as unknown[] | undefined)?.[0];
+    return value === undefined || value === null ? 'null' : String(value);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * After the restore: every PostgreSQL table's row count against the manifest, then the plan's SQL checks.
+ * After scale-up (`service`): the plan's HTTP checks. Any failed check fails the activity, naming it.
+ */
+export async function runRecoveryChecks(input: { plan: Plan; setId: string; stage: 'data' | 'service' }): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const checks = input.plan.restore?.checks ?? [];
+  if (input.stage === 'data') {
+    const manifest = await readManifest(createStore(input.plan.store), input.plan.name, input.setId);
+    for (const backup of manifest.components) {
+      const component = input.plan.components.find((candidate) => candidate.name === backup.name);
+      if (component?.type !== 'postgres' || backup.postgres?.rowCountsKind !== 'exact') continue;
+      const url = resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL');
+      for (const [table, expected] of Object.entries(backup.postgres.rowCounts)) {
+        const [schema, name] = table.split('.');
+        const actual = Number(await queryFirstValue(url, `select count(*) from only "${schema.replace(/"/g, '""')}"."${name.replace(/"/g, '""')}"`));
+        results.push({ check: `${component.name}: rows in ${table}`, ok: actual === expected, detail: `${actual} (manifest: ${expected})` });
+      }
+    }
+    for (const check of checks) {
+      if (!('sql' in check)) continue;
+      const component = input.plan.components.find((candidate) => candidate.name === check.component);
+      if (component?.type !== 'postgres') {
+        results.push({ check: `${check.component}: ${check.sql}`, ok: false, detail: `"${check.component}" is not a postgres component` });
+        continue;
+      }
+      const actual = await queryFirstValue(resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'), check.sql);
+      results.push({ check: `${check.component}: ${check.sql}`, ok: actual === String(check.expect), detail: `${actual} (expected ${String(check.expect)})` });
+    }
+  } else {
+    for (const check of checks) {
+      if (!('url' in check)) continue;
+      const status = await fetch(check.url, { signal: AbortSignal.timeout(10_000) }).then(
+        (response) => response.status,
+        (error: Error) => error.message,
+      );
+      results.push({ check: `GET ${check.url}`, ok: status === check.expectStatus, detail: `${status} (expected ${check.expectStatus})` });
+    }
+  }
+  const failed = results.filter((result) => !result.ok);
+  if (failed.length > 0) {
+    throw ApplicationFailure.nonRetryable(`checks failed: ${failed.map((result) => `${result.check} = ${result.detail}`).join('; ')}`, 'CheckFailed');
+  }
+  return results;
+}
+
+/** Scales one target down, remembering (in its heartbeat, for retries) what it ran before. */
+export async function scaleDownTarget(input: { target: ScalingTarget }): Promise<ScaledState> {
+  const context = Context.current();
+  const remembered = scaledStateSchema.safeParse(context.info.heartbeatDetails);
+  // Temporal keeps only the last heartbeat's details: every heartbeat carries the remembered state, so a
+  // retried scale-down restores what ran before, not the 0 it finds.
+  let recorded: ScaledState | undefined = remembered.success ? remembered.data : undefined;
+  try {
+    return await createScaler(input.target).scaleDown({
+      remembered: recorded,
+      onRecorded: (state) => {
+        recorded = state;
+        context.heartbeat(state);
+      },
+      onWaiting: () => context.heartbeat(recorded),
+      signal: context.cancellationSignal,
+    });
+  } catch (error) {
+    throw failure(error);
+  }
+}
+
+/** Brings a target back to what it ran before and waits until it is ready. */
+export async function scaleUpTarget(input: { target: ScalingTarget; previous: ScaledState }): Promise<void> {
+  const context = Context.current();
+  const scaler = createScaler(input.target);
+  try {
+    await scaler.scaleUp(input.previous);
+    await scaler.waitReady(input.previous, { signal: context.cancellationSignal, onWaiting: (detail) => context.heartbeat({ waiting: detail }) });
+  } catch (error) {
+    throw failure(error);
+  }
+}

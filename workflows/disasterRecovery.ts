@@ -1,0 +1,276 @@
+/**
+ * disasterRecovery: the recovery runbook as one durable workflow. Find verified recovery points; wait until
+ * enough operators agree on one timestamp; scale the service down; restore every component in dependency
+ * order; check the data; scale back up; check the service; report RTO and the data-loss window.
+ * A failed step never fails the workflow or scales a half-restored service up: it parks at the resume gate.
+ */
+import { ApplicationFailure, condition, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import type * as activities from '../activities';
+import { topologicalOrder } from '../src/plan/dag';
+import { describeScalingTarget, durationMs, type Plan, type ScaledState, type ScalingTarget } from '../src/plan/schema';
+import {
+  abortSignal,
+  abortUpdate,
+  approveRecoveryPointSignal,
+  approveRecoveryPointUpdate,
+  recoveryStatusQuery,
+  resumeSignal,
+  resumeUpdate,
+  type AbortInput,
+  type ApproveRecoveryPointInput,
+  type DisasterRecoveryInput,
+  type RecoveryPhase,
+  type RecoveryReport,
+  type RecoveryStatus,
+  type ResumeInput,
+  type StepResult,
+} from '../src/temporal/recovery';
+import { rootMessage } from './failures';
+import { validatedPlan } from './planInput';
+
+const { listRecoveryCandidates, runRecoveryChecks } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '2m',
+  retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5 },
+});
+const { scaleDownTarget, scaleUpTarget } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5 },
+});
+
+/** Thrown inside the workflow when an operator aborts; turned into the aborted report. */
+class RecoveryAborted extends Error {}
+
+export async function disasterRecovery(input: DisasterRecoveryInput): Promise<RecoveryReport> {
+  const plan: Plan = validatedPlan(input.plan);
+  const startedAt = new Date();
+  const settings = plan.restore ?? { scaling: [], checks: [], approvals: { required: 1 }, onAbort: 'leave-down' as const };
+  const gate = { ...settings.approvals, ...input.approvals };
+  const required = gate.required ?? 1;
+  const { restoreComponent } = proxyActivities<typeof activities>({
+    startToCloseTimeout: durationMs(plan.timeouts.component),
+    heartbeatTimeout: durationMs(plan.timeouts.heartbeat),
+    retry: { initialInterval: durationMs(plan.retries.initialInterval), maximumInterval: durationMs(plan.retries.maximumInterval), maximumAttempts: plan.retries.maximumAttempts },
+  });
+
+  const status: RecoveryStatus = { plan: plan.name, phase: 'candidates', candidates: [], rejected: [], approvals: [], required, steps: [], errors: [] };
+  // Set by handlers at any time; read through functions, since TypeScript cannot see handlers change them.
+  let abortRequest: AbortInput | undefined;
+  let resumeRequest: ResumeInput | undefined;
+  const aborted = (): AbortInput | undefined => abortRequest;
+  const resumed = (): ResumeInput | undefined => resumeRequest;
+
+  const enter = (phase: RecoveryPhase, details: string) => {
+    status.phase = phase;
+    setCurrentDetails(`**${phase}**: ${details}`);
+  };
+
+  /** Why an approval cannot count, or undefined when it can. Shared by the update's validator and the signal. */
+  const approvalProblem = (vote: ApproveRecoveryPointInput): string | undefined => {
+    if (!vote || typeof vote.timestamp !== 'string' || typeof vote.approver !== 'string' || vote.approver === '') return 'send {"timestamp": "...", "approver": "your name"}';
+    if (status.phase !== 'agreement') return `approvals are taken in the agreement phase; the recovery is in phase "${status.phase}"`;
+    if (gate.approvers && !gate.approvers.includes(vote.approver)) return `"${vote.approver}" is not on the approvers list (${gate.approvers.join(', ')})`;
+    const candidate = status.candidates.find((point) => Date.parse(point.timestamp) === Date.parse(vote.timestamp));
+    if (!candidate) return `unknown recovery point "${vote.timestamp}": choose one of ${status.candidates.map((point) => point.timestamp).join(', ')}`;
+    if (status.approvals.some((approval) => approval.approver === vote.approver)) return `"${vote.approver}" has already approved`;
+    return undefined;
+  };
+  const approve = (vote: ApproveRecoveryPointInput) => {
+    const candidate = status.candidates.find((point) => Date.parse(point.timestamp) === Date.parse(vote.timestamp));
+    if (!candidate) return;
+    status.approvals.push({ timestamp: candidate.timestamp, approver: vote.approver, comment: vote.comment, at: new Date().toISOString() });
+    const agreeing = status.approvals.filter((approval) => approval.timestamp === candidate.timestamp).map((approval) => approval.approver);
+    if (agreeing.length >= required) status.agreed = { timestamp: candidate.timestamp, setId: candidate.setId, approvers: agreeing };
+    else setCurrentDetails(`**agreement**: ${agreeing.length} of ${required} approvals for ${candidate.timestamp}`);
+  };
+  const resumeProblem = (request: ResumeInput): string | undefined => {
+    if (!request || typeof request.by !== 'string' || !['retry', 'skip', 'abort'].includes(request.action)) return 'send {"by": "your name", "action": "retry" | "skip" | "abort"}';
+    return status.waitingForResume ? undefined : 'no step is waiting to be resumed';
+  };
+  const abortProblem = (request: AbortInput): string | undefined =>
+    !request || typeof request.by !== 'string' || typeof request.reason !== 'string' ? 'send {"by": "your name", "reason": "why"}' : ['completed', 'aborted', 'timed-out', 'dry-run'].includes(status.phase) ? `the recovery already ended (${status.phase})` : undefined;
+
+  setHandler(recoveryStatusQuery, () => status, { description: 'Phase, candidates, approvals, step results and errors.' });
+  /** A signal cannot be rejected like an update: an invalid one is recorded in the status instead. */
+  const ignoredOr = (problem: string | undefined, what: string, accept: () => void): void => {
+    if (problem) status.errors.push(`${what} ignored: ${problem}`);
+    else accept();
+  };
+  setHandler(
+    approveRecoveryPointSignal,
+    (vote) => ignoredOr(approvalProblem(vote), 'approval', () => approve(vote)),
+    { description: 'Approve a recovery point: {"timestamp": "<candidate timestamp>", "approver": "<your name>", "comment": "optional"}' },
+  );
+  setHandler(approveRecoveryPointUpdate, (vote) => (approve(vote), status), {
+    description: 'Approve a recovery point, rejected when the timestamp is unknown, the approver is not listed or has voted, or the gate is closed: {"timestamp", "approver", "comment"?}',
+    validator: (vote) => {
+      const problem = approvalProblem(vote);
+      if (problem) throw new Error(problem);
+    },
+  });
+  const onAbort = (request: AbortInput) => {
+    abortRequest ??= request;
+  };
+  setHandler(abortSignal, (request) => ignoredOr(abortProblem(request), 'abort', () => onAbort(request)), {
+    description: 'Abort the recovery: {"by": "<your name>", "reason": "<why>"}',
+  });
+  setHandler(abortUpdate, (request) => (onAbort(request), status), {
+    description: 'Abort the recovery: {"by": "<your name>", "reason": "<why>"}',
+    validator: (request) => {
+      const problem = abortProblem(request);
+      if (problem) throw new Error(problem);
+    },
+  });
+  const onResume = (request: ResumeInput) => {
+    resumeRequest = request;
+  };
+  setHandler(resumeSignal, (request) => ignoredOr(resumeProblem(request), 'resume', () => onResume(request)), {
+    description: 'Resume after a failed step: {"by": "<your name>", "action": "retry" | "skip" | "abort"}',
+  });
+  setHandler(resumeUpdate, (request) => (onResume(request), status), {
+    description: 'Resume after a failed step: {"by": "<your name>", "action": "retry" | "skip" | "abort"}',
+    validator: (request) => {
+      const problem = resumeProblem(request);
+      if (problem) throw new Error(problem);
+    },
+  });
+
+  /** Runs one step; on failure parks at the resume gate until an operator retries, skips or aborts. */
+  const step = async (name: string, run: () => Promise<unknown>): Promise<void> => {
+    for (;;) {
+      if (aborted()) throw new RecoveryAborted();
+      const result: StepResult = { step: name, phase: status.phase, startedAt: new Date().toISOString(), outcome: 'running' };
+      status.steps.push(result);
+      try {
+        await run();
+        Object.assign(result, { outcome: 'ok', completedAt: new Date().toISOString() });
+        return;
+      } catch (error) {
+        const message = rootMessage(error);
+        Object.assign(result, { outcome: 'failed', completedAt: new Date().toISOString(), error: message });
+        status.errors.push(`${name}: ${message}`);
+        status.waitingForResume = { step: name, error: message };
+        setCurrentDetails(`**${status.phase}**: step "${name}" failed and waits for resume (retry, skip or abort): ${message}`);
+        resumeRequest = undefined;
+        await condition(() => resumed() !== undefined || aborted() !== undefined);
+        status.waitingForResume = undefined;
+        const decision = resumed();
+        if (aborted() || decision?.action === 'abort') {
+          abortRequest ??= { by: decision?.by ?? 'unknown', reason: `resume abort after "${name}" failed` };
+          throw new RecoveryAborted();
+        }
+        if (decision?.action === 'skip') {
+          status.steps.push({ step: name, phase: status.phase, startedAt: new Date().toISOString(), completedAt: new Date().toISOString(), outcome: 'skipped', error: `skipped by ${decision.by}` });
+          return;
+        }
+        log.info('retrying step after resume', { step: name, by: decision?.by });
+      }
+    }
+  };
+
+  const report = (outcome: RecoveryReport['outcome'], extra: Partial<RecoveryReport> = {}): RecoveryReport => {
+    const completedAt = new Date();
+    return {
+      plan: plan.name,
+      outcome,
+      setId: status.agreed?.setId,
+      recoveryPoint: status.agreed?.timestamp,
+      startedAt: startedAt.toISOString(),
+      completedAt: completedAt.toISOString(),
+      approvals: status.approvals,
+      steps: status.steps,
+      abortedBy: aborted(),
+      ...extra,
+    };
+  };
+
+  // 1. Candidates: complete sets that re-read correctly and honour the plan's order.
+  enter('candidates', 'verifying recovery points');
+  const found = await listRecoveryCandidates({ plan, target: input.target });
+  status.candidates = found.candidates;
+  status.rejected = found.rejected;
+  if (status.candidates.length === 0) {
+    enter('failed', 'no verified recovery point');
+    throw ApplicationFailure.nonRetryable(
+      `no complete, verified recovery point for plan "${plan.name}"${status.rejected.length > 0 ? `; rejected: ${status.rejected.map((set) => `${set.setId} (${set.reason})`).join('; ')}` : ''}`,
+      'NoRecoveryPoint',
+    );
+  }
+
+  // 2. Agreement gate.
+  enter('agreement', `waiting for ${required} approval(s) of one of: ${status.candidates.map((point) => point.timestamp).join(', ')}`);
+  const settled = () => status.agreed !== undefined || aborted() !== undefined;
+  const agreed = gate.timeout ? await condition(settled, durationMs(gate.timeout)) : (await condition(settled), true);
+  const early = aborted();
+  if (early) {
+    enter('aborted', `aborted by ${early.by} before anything was touched: ${early.reason}`);
+    return report('aborted');
+  }
+  if (!agreed || !status.agreed) {
+    enter('timed-out', 'no agreement within the gate timeout: nothing was touched');
+    return report('timed-out');
+  }
+  const chosen = status.candidates.find((point) => point.setId === status.agreed?.setId);
+  const setId = status.agreed.setId;
+
+  if (input.dryRun) {
+    const plannedRestore = topologicalOrder(plan.components).map((name) => {
+      const component = chosen?.components.find((candidate) => candidate.name === name);
+      return { component: name, key: `${plan.name}/${setId}/${name}`, bytes: component?.bytes ?? 0, estimatedMs: component?.durationMs ?? 0 };
+    });
+    enter('dry-run', `would restore set ${setId}`);
+    return report('dry-run', { plannedRestore, estimatedDurationMs: plannedRestore.reduce((sum, item) => sum + item.estimatedMs, 0) });
+  }
+
+  const scaledDown: { target: ScalingTarget; previous: ScaledState }[] = [];
+  try {
+    // 3. Scale down, remembering what ran.
+    enter('scale-down', `stopping ${settings.scaling.map(describeScalingTarget).join(', ') || 'nothing (no scaling targets)'}`);
+    for (const target of settings.scaling) {
+      await step(`scale down ${describeScalingTarget(target)}`, async () => {
+        scaledDown.push({ target, previous: await scaleDownTarget({ target }) });
+      });
+    }
+
+    // 4. Restore, predecessors first.
+    for (const name of topologicalOrder(plan.components)) {
+      enter('restore', `restoring ${name} from set ${setId}`);
+      await step(`restore ${name}`, () => restoreComponent({ plan, setId, component: name }));
+    }
+
+    // 5. Verify the data.
+    enter('verify', 'comparing row counts with the manifest and running the SQL checks');
+    await step('verify data', () => runRecoveryChecks({ plan, setId, stage: 'data' }));
+  } catch (error) {
+    if (!(error instanceof RecoveryAborted)) throw error;
+    const abortedBy = aborted() ?? { by: 'unknown', reason: 'aborted' };
+    if (settings.onAbort === 'scale-up') {
+      for (const { target, previous } of scaledDown) await scaleUpTarget({ target, previous });
+      enter('aborted', `aborted by ${abortedBy.by}: ${abortedBy.reason}; targets scaled back up (plan: onAbort scale-up)`);
+      return report('aborted');
+    }
+    const leftDown = scaledDown.map(({ target }) => describeScalingTarget(target));
+    enter('aborted', `aborted by ${abortedBy.by}: ${abortedBy.reason}; ${leftDown.length > 0 ? `left down: ${leftDown.join(', ')}` : 'nothing was scaled down'}`);
+    return report('aborted', { leftDown });
+  }
+
+  // 6. Scale up to what ran before, and check the service.
+  enter('scale-up', `starting ${scaledDown.map(({ target }) => describeScalingTarget(target)).join(', ') || 'nothing'}`);
+  try {
+    for (const { target, previous } of scaledDown) await step(`scale up ${describeScalingTarget(target)}`, () => scaleUpTarget({ target, previous }));
+    await step('verify service', () => runRecoveryChecks({ plan, setId, stage: 'service' }));
+  } catch (error) {
+    if (!(error instanceof RecoveryAborted)) throw error;
+    enter('aborted', `aborted by ${aborted()?.by} during scale-up: ${aborted()?.reason}`);
+    return report('aborted');
+  }
+
+  // 7. Report.
+  enter('completed', `recovered to ${status.agreed.timestamp} (set ${setId})`);
+  const readyAt = new Date();
+  return report('recovered', {
+    rtoMs: readyAt.getTime() - startedAt.getTime(),
+    dataLossWindowMs: workflowInfo().startTime.getTime() - Date.parse(status.agreed.timestamp),
+  });
+}
