@@ -62,8 +62,8 @@ export interface WorkerProcess {
 }
 
 /** Starts `lifeboat worker [args]` and resolves once it polls its task queue. */
-export async function startWorker(env: NodeJS.ProcessEnv, args: string[] = []): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [CLI, 'worker', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startWorker(env: NodeJS.ProcessEnv, args: string[] = [], cwd?: string): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [CLI, 'worker', ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   await new Promise<void>((resolve, reject) => {
