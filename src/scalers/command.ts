@@ -4,27 +4,16 @@
  */
 import { durationMs } from '../plan/schema';
 import { describeOutcome, runShell, type ProcessOutcome } from './processes';
-import { describeScalingTarget, type CommandScalingTarget, type ScaledState } from './schema';
-import { ScalerError, type ScaleDownOptions, type Scaler, type ScalerOptions, type WaitOptions } from './types';
+import { ScalerBase } from './base';
+import { type CommandScalingTarget, type ScaledState } from './schema';
+import { ScalerError, type ScaleDownOptions, type Scaler, type WaitOptions } from './types';
 import { errorMessage, pollUntil, rememberedState } from './waiting';
 
 // The shell's own codes for "command not found" and "not executable": retrying cannot fix the plan.
 const PERMANENT_EXIT_CODES = new Set([126, 127]);
 
-export class CommandScaler implements Scaler {
+export class CommandScaler extends ScalerBase<CommandScalingTarget> implements Scaler {
   readonly type = 'command';
-  private readonly pollIntervalMs: number;
-
-  constructor(
-    readonly target: CommandScalingTarget,
-    private readonly options: ScalerOptions = {},
-  ) {
-    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
-  }
-
-  describe(): string {
-    return describeScalingTarget(this.target);
-  }
 
   async scaleDown(options: ScaleDownOptions = {}): Promise<ScaledState> {
     const state = options.remembered
@@ -79,14 +68,6 @@ export class CommandScaler implements Scaler {
     }
   }
 
-  private waitOptions(options: WaitOptions) {
-    return {
-      timeoutMs: options.timeoutMs ?? durationMs(this.target.readyTimeout),
-      intervalMs: this.pollIntervalMs,
-      signal: options.signal,
-      onWaiting: options.onWaiting,
-    };
-  }
 
   private async spawn(command: string, signal?: AbortSignal): Promise<ProcessOutcome> {
     try {

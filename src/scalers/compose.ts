@@ -5,8 +5,9 @@
 import { z } from 'zod';
 import { durationMs } from '../plan/schema';
 import { describeOutcome, runProgram, type ProcessOutcome } from './processes';
-import { describeScalingTarget, type ComposeScalingTarget, type ScaledState } from './schema';
-import { ScalerError, type ScaleDownOptions, type Scaler, type ScalerOptions, type WaitOptions } from './types';
+import { ScalerBase } from './base';
+import { type ComposeScalingTarget, type ScaledState } from './schema';
+import { ScalerError, type ScaleDownOptions, type Scaler, type WaitOptions } from './types';
 import { errorMessage, pollUntil, rememberedState } from './waiting';
 
 /** One container in `docker compose ps --format json` (only the fields used; Compose prints many more). */
@@ -43,20 +44,8 @@ const isMeantToRun = (container: ComposeContainer) => container.State === 'runni
 /** Running and, where the service has a health check, healthy. */
 const isReady = (container: ComposeContainer) => container.State === 'running' && (container.Health === undefined || container.Health === '' || container.Health === 'healthy');
 
-export class ComposeScaler implements Scaler {
+export class ComposeScaler extends ScalerBase<ComposeScalingTarget> implements Scaler {
   readonly type = 'compose';
-  private readonly pollIntervalMs: number;
-
-  constructor(
-    readonly target: ComposeScalingTarget,
-    private readonly options: ScalerOptions = {},
-  ) {
-    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
-  }
-
-  describe(): string {
-    return describeScalingTarget(this.target);
-  }
 
   /** `docker compose [-p project] [-f file] <command...>`. */
   composeArgs(...command: string[]): string[] {
@@ -108,14 +97,6 @@ export class ComposeScaler implements Scaler {
     }
   }
 
-  private waitOptions(options: WaitOptions) {
-    return {
-      timeoutMs: options.timeoutMs ?? durationMs(this.target.readyTimeout),
-      intervalMs: this.pollIntervalMs,
-      signal: options.signal,
-      onWaiting: options.onWaiting,
-    };
-  }
 
   /** The target's containers that run (ps lists running ones only). */
   private async ps(signal?: AbortSignal): Promise<ComposeContainer[]> {

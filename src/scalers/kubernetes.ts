@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
-import { durationMs } from '../plan/schema';
-import { describeScalingTarget, type KubernetesScalingTarget, type ScaledState } from './schema';
-import { ScalerError, type ScaleDownOptions, type Scaler, type ScalerOptions, type WaitOptions } from './types';
+import { ScalerBase } from './base';
+import { type KubernetesScalingTarget, type ScaledState } from './schema';
+import { ScalerError, type ScaleDownOptions, type Scaler, type WaitOptions } from './types';
 import { errorMessage, pollUntil, rememberedState } from './waiting';
 
 type KubernetesClient = typeof k8s;
@@ -68,21 +68,9 @@ interface WorkloadApi {
   listPods(labelSelector: string): Promise<k8s.V1Pod[]>;
 }
 
-export class KubernetesScaler implements Scaler {
+export class KubernetesScaler extends ScalerBase<KubernetesScalingTarget> implements Scaler {
   readonly type = 'kubernetes';
-  private readonly pollIntervalMs: number;
   private api: Promise<WorkloadApi> | undefined;
-
-  constructor(
-    readonly target: KubernetesScalingTarget,
-    options: ScalerOptions = {},
-  ) {
-    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
-  }
-
-  describe(): string {
-    return describeScalingTarget(this.target);
-  }
 
   async scaleDown(options: ScaleDownOptions = {}): Promise<ScaledState> {
     const api = await this.workloadApi();
@@ -149,14 +137,6 @@ export class KubernetesScaler implements Scaler {
     }
   }
 
-  private waitOptions(options: WaitOptions) {
-    return {
-      timeoutMs: options.timeoutMs ?? durationMs(this.target.readyTimeout),
-      intervalMs: this.pollIntervalMs,
-      signal: options.signal,
-      onWaiting: options.onWaiting,
-    };
-  }
 
   private workloadApi(): Promise<WorkloadApi> {
     this.api ??= this.connect().catch((error: unknown) => {
