@@ -49,6 +49,22 @@ async function ensurePromtool(): Promise<void> {
   }
 }
 
+/**
+ * Debian's chromium, for the Web UI test in a real browser: installed with apt-get when it is missing and we
+ * are root (as in CI). Not in ensureTestTools: only that test needs it, and the install takes a minute or two.
+ */
+export async function ensureChromium(): Promise<void> {
+  if (process.env.CHROMIUM || isExecutableFile('/usr/bin/chromium') || !findOnPath('apt-get') || process.getuid?.() !== 0) return;
+  log("installing Debian's chromium (apt-get install chromium) for the Web UI test");
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => runCommand('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { env, timeoutMs: 15 * 60_000 });
+  // A fresh machine may have no package lists yet.
+  await install().catch(async () => {
+    await runCommand('apt-get', ['update', '-qq'], { env, timeoutMs: 10 * 60_000 });
+    await install();
+  });
+}
+
 /** Installs what is missing, in parallel; failures surface later as "missing part" errors that say how to get it. */
 export async function ensureTestTools(): Promise<void> {
   const results = await Promise.allSettled([ensureTemporalCli({ allowGoInstall: true, log }), ensureMinio(), ensurePromtool()]);
