@@ -73,6 +73,7 @@ function toCandidate(manifest: Manifest): RecoveryCandidate {
     bytes: manifest.components.reduce((sum, component) => sum + component.bytes, 0),
     components: manifest.components.map((component) => ({
       name: component.name,
+      key: component.key,
       bytes: component.bytes,
       durationMs: Date.parse(component.completedAt) - Date.parse(component.startedAt),
     })),

@@ -217,7 +217,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
   if (input.dryRun) {
     const plannedRestore = topologicalOrder(plan.components).map((name) => {
       const component = chosen?.components.find((candidate) => candidate.name === name);
-      return { component: name, key: `${plan.name}/${setId}/${name}`, bytes: component?.bytes ?? 0, estimatedMs: component?.durationMs ?? 0 };
+      return { component: name, key: component?.key ?? '(not in the set)', bytes: component?.bytes ?? 0, estimatedMs: component?.durationMs ?? 0 };
     });
     enter('dry-run', `would restore set ${setId}`);
     return report('dry-run', { plannedRestore, estimatedDurationMs: plannedRestore.reduce((sum, item) => sum + item.estimatedMs, 0) });
@@ -246,9 +246,18 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
     if (!(error instanceof RecoveryAborted)) throw error;
     const abortedBy = aborted() ?? { by: 'unknown', reason: 'aborted' };
     if (settings.onAbort === 'scale-up') {
-      for (const { target, previous } of scaledDown) await scaleUpTarget({ target, previous });
-      enter('aborted', `aborted by ${abortedBy.by}: ${abortedBy.reason}; targets scaled back up (plan: onAbort scale-up)`);
-      return report('aborted');
+      // Past the resume gate already: a target that will not come back is reported, not waited on.
+      const leftDown: string[] = [];
+      for (const { target, previous } of scaledDown) {
+        try {
+          await scaleUpTarget({ target, previous });
+        } catch (scaleUpError) {
+          leftDown.push(describeScalingTarget(target));
+          status.errors.push(`scale up ${describeScalingTarget(target)} after abort: ${rootMessage(scaleUpError)}`);
+        }
+      }
+      enter('aborted', `aborted by ${abortedBy.by}: ${abortedBy.reason}; targets scaled back up (plan: onAbort scale-up)${leftDown.length > 0 ? `, except ${leftDown.join(', ')}` : ''}`);
+      return report('aborted', leftDown.length > 0 ? { leftDown } : {});
     }
     const leftDown = scaledDown.map(({ target }) => describeScalingTarget(target));
     enter('aborted', `aborted by ${abortedBy.by}: ${abortedBy.reason}; ${leftDown.length > 0 ? `left down: ${leftDown.join(', ')}` : 'nothing was scaled down'}`);
@@ -257,13 +266,18 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
 
   // 6. Scale up to what ran before, and check the service.
   enter('scale-up', `starting ${scaledDown.map(({ target }) => describeScalingTarget(target)).join(', ') || 'nothing'}`);
+  const scaledUp = new Set<ScalingTarget>();
   try {
-    for (const { target, previous } of scaledDown) await step(`scale up ${describeScalingTarget(target)}`, () => scaleUpTarget({ target, previous }));
+    for (const { target, previous } of scaledDown) {
+      await step(`scale up ${describeScalingTarget(target)}`, () => scaleUpTarget({ target, previous }));
+      scaledUp.add(target);
+    }
     await step('verify service', () => runRecoveryChecks({ plan, setId, stage: 'service' }));
   } catch (error) {
     if (!(error instanceof RecoveryAborted)) throw error;
-    enter('aborted', `aborted by ${aborted()?.by} during scale-up: ${aborted()?.reason}`);
-    return report('aborted');
+    const leftDown = scaledDown.filter(({ target }) => !scaledUp.has(target)).map(({ target }) => describeScalingTarget(target));
+    enter('aborted', `aborted by ${aborted()?.by} during scale-up: ${aborted()?.reason}${leftDown.length > 0 ? `; left down: ${leftDown.join(', ')}` : ''}`);
+    return report('aborted', { leftDown });
   }
 
   // 7. Report.

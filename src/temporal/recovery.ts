@@ -30,7 +30,7 @@ export interface RecoveryCandidate {
   timestamp: string;
   completedAt: string;
   bytes: number;
-  components: { name: string; bytes: number; durationMs: number }[];
+  components: { name: string; key: string; bytes: number; durationMs: number }[];
 }
 
 export interface ApproveRecoveryPointInput {

@@ -7,32 +7,11 @@ import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { Client as PgClient } from 'pg';
 import type { PlanInput } from '../../src/plan/schema';
 import { approveRecoveryPointSignal, recoveryStatusQuery, type RecoveryReport, type RecoveryStatus } from '../../src/temporal/recovery';
 import { createDatabase, runPgbenchInit, tempDir, testEnv, uniqueName } from '../harness/env';
+import { fingerprint, sql } from '../harness/postgres';
 import { eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
-
-async function sql(url: string, text: string): Promise<string> {
-  const client = new PgClient({ connectionString: url });
-  await client.connect();
-  try {
-    // Several statements come back as several results; the last one answers.
-    const results: unknown = await client.query({ text, rowMode: 'array' });
-    const last = (Array.isArray(results) ? results.at(-1) : results) as { rows: unknown[][] };
-    return String(last.rows[0]?.[0] ?? '');
-  } finally {
-    await client.end();
-  }
-}
-
-/** Row count and an order-independent checksum of every pgbench table: equal means same contents. */
-async function fingerprint(url: string): Promise<Record<string, string>> {
-  const tables = ['pgbench_accounts', 'pgbench_branches', 'pgbench_tellers', 'pgbench_history'];
-  const result: Record<string, string> = {};
-  for (const table of tables) result[table] = await sql(url, `select count(*) || ':' || coalesce(md5(string_agg(md5(t::text), '' order by md5(t::text))), '') from ${table} t`);
-  return result;
-}
 
 describe('disasterRecovery', () => {
   const dir = tempDir('recovery');

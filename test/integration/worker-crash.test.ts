@@ -5,30 +5,15 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { defaultPayloadConverter, type Client } from '@temporalio/client';
-import { Client as PgClient } from 'pg';
 import type { Manifest } from '../../src/catalog/manifest';
 import type { PlanInput, S3StoreConfig } from '../../src/plan/schema';
 import { S3Store } from '../../src/stores/s3';
 import { backupStatusQuery } from '../../src/temporal/names';
 import { createDatabase, tempDir, testEnv, uniqueName } from '../harness/env';
+import { fillWithRandomRows } from '../harness/postgres';
 import { eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
 
 const MiB = 1024 * 1024;
-
-/** About 190 MB of incompressible rows, so that the dump streams for several seconds. */
-async function fillWithRandomRows(url: string): Promise<void> {
-  const client = new PgClient({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query('create table blobs (id int primary key, payload bytea)');
-    await client.query(
-      `insert into blobs select g, (select decode(string_agg(md5(random()::text || g || s), ''), 'hex') from generate_series(1, 128) s)
-         from generate_series(1, 70000) g`,
-    );
-  } finally {
-    await client.end();
-  }
-}
 
 function allFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
