@@ -99,7 +99,14 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
   const component = input.plan.components.find((candidate) => candidate.name === input.component);
   if (!component) throw ApplicationFailure.nonRetryable(`component "${input.component}" is not in plan "${input.plan.name}"`);
   const engine = engineFor(component);
-  if (!engine.restore) return { component: component.name, bytes: 0, restored: false, note: `${component.type} components are not written back; the artifact stays in the set for operators` };
+  if (component.type === 'http') return { component: component.name, bytes: 0, restored: false, note: 'HTTP exports are not written back; the artifact stays in the set for operators' };
+  if (!engine.restore) {
+    // Parks the recovery at the resume gate with what to do, rather than pretending the component was restored.
+    throw ApplicationFailure.nonRetryable(
+      `component "${component.name}": restoring ${component.type} components into their live target is not supported yet; restore its artifact by hand (see the README), then resume with "skip"`,
+      'RestoreNotSupported',
+    );
+  }
   const store = createStore(input.plan.store);
   const manifest = await readManifest(store, input.plan.name, input.setId);
   const backup = manifest.components.find((candidate) => candidate.name === component.name);
