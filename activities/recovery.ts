@@ -29,6 +29,23 @@ function failure(error: unknown): ApplicationFailure {
   return ApplicationFailure.create({ message: (error as Error).message ?? String(error) });
 }
 
+/**
+ * Runs an activity's work while heartbeating every second (with `details()`), so a long step on a live
+ * worker never trips its heartbeat timeout, and maps failures to retryable or not.
+ */
+async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  context.heartbeat(details());
+  const timer = setInterval(() => context.heartbeat(details()), 1000);
+  try {
+    return await work();
+  } catch (error) {
+    throw failure(error);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export interface ListRecoveryCandidatesInput {
   plan: Plan;
   target?: { timestamp?: string; setId?: string };
@@ -37,32 +54,34 @@ export interface ListRecoveryCandidatesInput {
 
 /** Complete sets whose recorded order honours the plan and whose artifacts re-read correctly, newest first. */
 export async function listRecoveryCandidates(input: ListRecoveryCandidatesInput): Promise<{ candidates: RecoveryCandidate[]; rejected: { setId: string; reason: string }[] }> {
-  const context = Context.current();
-  const store = createStore(input.plan.store);
-  const { complete } = await listBackupSets(store, input.plan.name);
-  const matching = complete
-    .filter((manifest) => !input.target?.setId || manifest.setId === input.target.setId)
-    .filter((manifest) => !input.target?.timestamp || Date.parse(manifest.startedAt) === Date.parse(input.target.timestamp))
-    .reverse()
-    .slice(0, input.limit ?? DEFAULT_CANDIDATE_LIMIT);
-  const candidates: RecoveryCandidate[] = [];
-  const rejected: { setId: string; reason: string }[] = [];
-  for (const manifest of matching) {
-    context.heartbeat({ checking: manifest.setId });
-    const order = checkRecordedOrder(manifest);
-    if (order.length > 0) {
-      rejected.push({ setId: manifest.setId, reason: `recorded order breaks the plan: ${order.map((violation) => violation.message).join('; ')}` });
-      continue;
+  let checking = '';
+  return withHeartbeat(() => ({ checking }), async () => {
+    const store = createStore(input.plan.store);
+    const { complete } = await listBackupSets(store, input.plan.name);
+    const matching = complete
+      .filter((manifest) => !input.target?.setId || manifest.setId === input.target.setId)
+      .filter((manifest) => !input.target?.timestamp || Date.parse(manifest.startedAt) === Date.parse(input.target.timestamp))
+      .reverse()
+      .slice(0, input.limit ?? DEFAULT_CANDIDATE_LIMIT);
+    const candidates: RecoveryCandidate[] = [];
+    const rejected: { setId: string; reason: string }[] = [];
+    for (const manifest of matching) {
+      checking = manifest.setId;
+      const order = checkRecordedOrder(manifest);
+      if (order.length > 0) {
+        rejected.push({ setId: manifest.setId, reason: `recorded order breaks the plan: ${order.map((violation) => violation.message).join('; ')}` });
+        continue;
+      }
+      const verification = await verifyBackupSet(store, input.plan, manifest);
+      if (!verification.ok) {
+        const problems = verification.artifacts.filter((artifact) => !artifact.ok).map((artifact) => `${artifact.key}: ${artifact.problems.join('; ')}`);
+        rejected.push({ setId: manifest.setId, reason: `verification failed: ${[...problems, ...verification.problems].join('; ')}` });
+        continue;
+      }
+      candidates.push(toCandidate(manifest));
     }
-    const verification = await verifyBackupSet(store, input.plan, manifest);
-    if (!verification.ok) {
-      const problems = verification.artifacts.filter((artifact) => !artifact.ok).map((artifact) => `${artifact.key}: ${artifact.problems.join('; ')}`);
-      rejected.push({ setId: manifest.setId, reason: `verification failed: ${[...problems, ...verification.problems].join('; ')}` });
-      continue;
-    }
-    candidates.push(toCandidate(manifest));
-  }
-  return { candidates, rejected };
+    return { candidates, rejected };
+  });
 }
 
 function toCandidate(manifest: Manifest): RecoveryCandidate {
@@ -95,7 +114,6 @@ export interface RestoreComponentResult {
 
 /** Streams one artifact from the store into its live target, checking its sha256 before the engine may commit. */
 export async function restoreComponent(input: RestoreComponentInput): Promise<RestoreComponentResult> {
-  const context = Context.current();
   const component = input.plan.components.find((candidate) => candidate.name === input.component);
   if (!component) throw ApplicationFailure.nonRetryable(`component "${input.component}" is not in plan "${input.plan.name}"`);
   const engine = engineFor(component);
@@ -112,17 +130,16 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
   const backup = manifest.components.find((candidate) => candidate.name === component.name);
   if (!backup) throw ApplicationFailure.nonRetryable(`set ${input.setId} has no artifact for component "${component.name}"`, 'ArtifactMissing');
   const verifying = new VerifyingStream(backup.key, backup.sha256, backup.bytes);
-  const heartbeat = setInterval(() => context.heartbeat({ component: component.name, bytes: verifying.bytes }), 1000);
-  try {
-    const content = decompressor(backup.compression);
-    const restored = engine.restore(component, content);
-    await Promise.all([pipeline(await store.get(backup.key), verifying, content), restored]);
-    return { component: component.name, bytes: verifying.bytes, restored: true };
-  } catch (error) {
-    throw failure(error);
-  } finally {
-    clearInterval(heartbeat);
-  }
+  return withHeartbeat(
+    () => ({ component: component.name, bytes: verifying.bytes }),
+    async () => {
+      // The artifact is opened before the target is touched: a store failure leaves the live data alone.
+      const source = await store.get(backup.key);
+      const content = decompressor(backup.compression);
+      await Promise.all([pipeline(source, verifying, content), engine.restore!(component, content)]);
+      return { component: component.name, bytes: verifying.bytes, restored: true };
+    },
+  );
 }
 
 export interface CheckResult {
@@ -149,53 +166,56 @@ async function queryFirstValue(url: string, sql: string): Promise<string> {
  */
 export async function runRecoveryChecks(input: { plan: Plan; setId: string; stage: 'data' | 'service' }): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const checks = input.plan.restore?.checks ?? [];
-  if (input.stage === 'data') {
-    const manifest = await readManifest(createStore(input.plan.store), input.plan.name, input.setId);
-    for (const backup of manifest.components) {
-      const component = input.plan.components.find((candidate) => candidate.name === backup.name);
-      if (component?.type !== 'postgres' || backup.postgres?.rowCountsKind !== 'exact') continue;
-      const url = resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL');
-      for (const [table, expected] of Object.entries(backup.postgres.rowCounts)) {
-        const [schema, name] = table.split('.');
-        const actual = Number(await queryFirstValue(url, `select count(*) from only "${schema.replace(/"/g, '""')}"."${name.replace(/"/g, '""')}"`));
-        results.push({ check: `${component.name}: rows in ${table}`, ok: actual === expected, detail: `${actual} (manifest: ${expected})` });
+  return withHeartbeat(() => ({ checked: results.length }), async () => {
+    const checks = input.plan.restore?.checks ?? [];
+    if (input.stage === 'data') {
+      const manifest = await readManifest(createStore(input.plan.store), input.plan.name, input.setId);
+      for (const backup of manifest.components) {
+        const component = input.plan.components.find((candidate) => candidate.name === backup.name);
+        if (component?.type !== 'postgres' || backup.postgres?.rowCountsKind !== 'exact') continue;
+        const url = resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL');
+        for (const [table, expected] of Object.entries(backup.postgres.rowCounts)) {
+          const [schema, name] = table.split('.');
+          const actual = Number(await queryFirstValue(url, `select count(*) from only "${schema.replace(/"/g, '""')}"."${name.replace(/"/g, '""')}"`));
+          results.push({ check: `${component.name}: rows in ${table}`, ok: actual === expected, detail: `${actual} (manifest: ${expected})` });
+        }
+      }
+      for (const check of checks) {
+        if (!('sql' in check)) continue;
+        const component = input.plan.components.find((candidate) => candidate.name === check.component);
+        if (component?.type !== 'postgres') {
+          results.push({ check: `${check.component}: ${check.sql}`, ok: false, detail: `"${check.component}" is not a postgres component` });
+          continue;
+        }
+        const actual = await queryFirstValue(resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'), check.sql);
+        results.push({ check: `${check.component}: ${check.sql}`, ok: actual === String(check.expect), detail: `${actual} (expected ${String(check.expect)})` });
+      }
+    } else {
+      for (const check of checks) {
+        if (!('url' in check)) continue;
+        const status = await fetch(check.url, { signal: AbortSignal.timeout(10_000) }).then(
+          (response) => response.status,
+          (error: Error) => error.message,
+        );
+        results.push({ check: `GET ${check.url}`, ok: status === check.expectStatus, detail: `${status} (expected ${check.expectStatus})` });
       }
     }
-    for (const check of checks) {
-      if (!('sql' in check)) continue;
-      const component = input.plan.components.find((candidate) => candidate.name === check.component);
-      if (component?.type !== 'postgres') {
-        results.push({ check: `${check.component}: ${check.sql}`, ok: false, detail: `"${check.component}" is not a postgres component` });
-        continue;
-      }
-      const actual = await queryFirstValue(resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'), check.sql);
-      results.push({ check: `${check.component}: ${check.sql}`, ok: actual === String(check.expect), detail: `${actual} (expected ${String(check.expect)})` });
+    const failed = results.filter((result) => !result.ok);
+    if (failed.length > 0) {
+      throw ApplicationFailure.nonRetryable(`checks failed: ${failed.map((result) => `${result.check} = ${result.detail}`).join('; ')}`, 'CheckFailed');
     }
-  } else {
-    for (const check of checks) {
-      if (!('url' in check)) continue;
-      const status = await fetch(check.url, { signal: AbortSignal.timeout(10_000) }).then(
-        (response) => response.status,
-        (error: Error) => error.message,
-      );
-      results.push({ check: `GET ${check.url}`, ok: status === check.expectStatus, detail: `${status} (expected ${check.expectStatus})` });
-    }
-  }
-  const failed = results.filter((result) => !result.ok);
-  if (failed.length > 0) {
-    throw ApplicationFailure.nonRetryable(`checks failed: ${failed.map((result) => `${result.check} = ${result.detail}`).join('; ')}`, 'CheckFailed');
-  }
-  return results;
+    return results;
+  });
 }
 
 /** Scales one target down, remembering (in its heartbeat, for retries) what it ran before. */
-export async function scaleDownTarget(input: { target: ScalingTarget }): Promise<ScaledState> {
+export async function scaleDownTarget(input: { target: ScalingTarget; remembered?: ScaledState }): Promise<ScaledState> {
   const context = Context.current();
   const remembered = scaledStateSchema.safeParse(context.info.heartbeatDetails);
   // Temporal keeps only the last heartbeat's details: every heartbeat carries the remembered state, so a
   // retried scale-down restores what ran before, not the 0 it finds.
-  let recorded: ScaledState | undefined = remembered.success ? remembered.data : undefined;
+  let recorded: ScaledState | undefined = input.remembered ?? (remembered.success ? remembered.data : undefined);
+  const timer = setInterval(() => context.heartbeat(recorded), 1000);
   try {
     return await createScaler(input.target).scaleDown({
       remembered: recorded,
@@ -203,11 +223,14 @@ export async function scaleDownTarget(input: { target: ScalingTarget }): Promise
         recorded = state;
         context.heartbeat(state);
       },
-      onWaiting: () => context.heartbeat(recorded),
       signal: context.cancellationSignal,
     });
   } catch (error) {
-    throw failure(error);
+    // The workflow keeps what was recorded, so an operator's retry or skip still knows what to bring back.
+    const mapped = failure(error);
+    throw ApplicationFailure.create({ message: mapped.message, type: mapped.type ?? undefined, nonRetryable: mapped.nonRetryable ?? false, details: recorded ? [recorded] : [] });
+  } finally {
+    clearInterval(timer);
   }
 }
 
@@ -215,10 +238,12 @@ export async function scaleDownTarget(input: { target: ScalingTarget }): Promise
 export async function scaleUpTarget(input: { target: ScalingTarget; previous: ScaledState }): Promise<void> {
   const context = Context.current();
   const scaler = createScaler(input.target);
-  try {
-    await scaler.scaleUp(input.previous);
-    await scaler.waitReady(input.previous, { signal: context.cancellationSignal, onWaiting: (detail) => context.heartbeat({ waiting: detail }) });
-  } catch (error) {
-    throw failure(error);
-  }
+  let waiting = 'starting';
+  await withHeartbeat(
+    () => ({ waiting }),
+    async () => {
+      await scaler.scaleUp(input.previous);
+      await scaler.waitReady(input.previous, { signal: context.cancellationSignal, onWaiting: (detail) => (waiting = detail) });
+    },
+  );
 }

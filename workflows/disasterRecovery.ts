@@ -7,7 +7,8 @@
 import { ApplicationFailure, condition, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import { topologicalOrder } from '../src/plan/dag';
-import { describeScalingTarget, durationMs, type Plan, type ScaledState, type ScalingTarget } from '../src/plan/schema';
+import { z } from 'zod';
+import { describeScalingTarget, durationMs, durationSchema, scaledStateSchema, type Plan, type ScaledState, type ScalingTarget } from '../src/plan/schema';
 import {
   abortSignal,
   abortUpdate,
@@ -39,6 +40,22 @@ const { scaleDownTarget, scaleUpTarget } = proxyActivities<typeof activities>({
   retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5 },
 });
 
+/** The input's approvals override the plan's, checked like the plan's (the `temporal` CLI sends anything). */
+const approvalsOverrideSchema = z.strictObject({
+  required: z.number().int().min(1).optional(),
+  approvers: z.array(z.string().min(1)).min(1).optional(),
+  timeout: durationSchema.optional(),
+});
+
+/** The scaled state a failed scale-down attempt recorded, from its failure's details. */
+function rememberedState(error: unknown): ScaledState | undefined {
+  for (let current = error as { details?: unknown[]; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
+    const parsed = scaledStateSchema.safeParse(current.details?.[0]);
+    if (parsed.success) return parsed.data;
+  }
+  return undefined;
+}
+
 /** Thrown inside the workflow when an operator aborts; turned into the aborted report. */
 class RecoveryAborted extends Error {}
 
@@ -46,7 +63,12 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
   const plan: Plan = validatedPlan(input.plan);
   const startedAt = new Date();
   const settings = plan.restore ?? { scaling: [], checks: [], approvals: { required: 1 }, onAbort: 'leave-down' as const };
-  const gate = { ...settings.approvals, ...input.approvals };
+  const override = approvalsOverrideSchema.safeParse(input.approvals ?? {});
+  if (!override.success) {
+    throw ApplicationFailure.nonRetryable(`invalid approvals: ${override.error.issues.map((issue) => `approvals.${issue.path.join('.')}: ${issue.message}`).join('; ')}`, 'InvalidInput');
+  }
+  // Only what the input names overrides the plan (a key present as undefined must not erase the plan's value).
+  const gate = { ...settings.approvals, ...Object.fromEntries(Object.entries(override.data).filter(([, value]) => value !== undefined)) };
   const required = gate.required ?? 1;
   const { restoreComponent } = proxyActivities<typeof activities>({
     startToCloseTimeout: durationMs(plan.timeouts.component),
@@ -70,6 +92,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
   const approvalProblem = (vote: ApproveRecoveryPointInput): string | undefined => {
     if (!vote || typeof vote.timestamp !== 'string' || typeof vote.approver !== 'string' || vote.approver === '') return 'send {"timestamp": "...", "approver": "your name"}';
     if (status.phase !== 'agreement') return `approvals are taken in the agreement phase; the recovery is in phase "${status.phase}"`;
+    if (status.agreed) return `the gate has closed: operators agreed on ${status.agreed.timestamp}`;
     if (gate.approvers && !gate.approvers.includes(vote.approver)) return `"${vote.approver}" is not on the approvers list (${gate.approvers.join(', ')})`;
     const candidate = status.candidates.find((point) => Date.parse(point.timestamp) === Date.parse(vote.timestamp));
     if (!candidate) return `unknown recovery point "${vote.timestamp}": choose one of ${status.candidates.map((point) => point.timestamp).join(', ')}`;
@@ -81,7 +104,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
     if (!candidate) return;
     status.approvals.push({ timestamp: candidate.timestamp, approver: vote.approver, comment: vote.comment, at: new Date().toISOString() });
     const agreeing = status.approvals.filter((approval) => approval.timestamp === candidate.timestamp).map((approval) => approval.approver);
-    if (agreeing.length >= required) status.agreed = { timestamp: candidate.timestamp, setId: candidate.setId, approvers: agreeing };
+    if (agreeing.length >= required) status.agreed ??= { timestamp: candidate.timestamp, setId: candidate.setId, approvers: agreeing };
     else setCurrentDetails(`**agreement**: ${agreeing.length} of ${required} approvals for ${candidate.timestamp}`);
   };
   const resumeProblem = (request: ResumeInput): string | undefined => {
@@ -137,7 +160,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
   });
 
   /** Runs one step; on failure parks at the resume gate until an operator retries, skips or aborts. */
-  const step = async (name: string, run: () => Promise<unknown>): Promise<void> => {
+  const step = async (name: string, run: () => Promise<unknown>): Promise<'ok' | 'skipped'> => {
     for (;;) {
       if (aborted()) throw new RecoveryAborted();
       const result: StepResult = { step: name, phase: status.phase, startedAt: new Date().toISOString(), outcome: 'running' };
@@ -145,7 +168,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
       try {
         await run();
         Object.assign(result, { outcome: 'ok', completedAt: new Date().toISOString() });
-        return;
+        return 'ok';
       } catch (error) {
         const message = rootMessage(error);
         Object.assign(result, { outcome: 'failed', completedAt: new Date().toISOString(), error: message });
@@ -162,7 +185,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
         }
         if (decision?.action === 'skip') {
           status.steps.push({ step: name, phase: status.phase, startedAt: new Date().toISOString(), completedAt: new Date().toISOString(), outcome: 'skipped', error: `skipped by ${decision.by}` });
-          return;
+          return 'skipped';
         }
         log.info('retrying step after resume', { step: name, by: decision?.by });
       }
@@ -228,9 +251,18 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
     // 3. Scale down, remembering what ran.
     enter('scale-down', `stopping ${settings.scaling.map(describeScalingTarget).join(', ') || 'nothing (no scaling targets)'}`);
     for (const target of settings.scaling) {
-      await step(`scale down ${describeScalingTarget(target)}`, async () => {
-        scaledDown.push({ target, previous: await scaleDownTarget({ target }) });
+      // What a failed attempt recorded travels in its failure's details: a retry after resume must restore
+      // that, not the 0 it would find, and a skipped target is still brought back (or reported left down).
+      let remembered: ScaledState | undefined;
+      const outcome = await step(`scale down ${describeScalingTarget(target)}`, async () => {
+        try {
+          scaledDown.push({ target, previous: await scaleDownTarget({ target, remembered }) });
+        } catch (error) {
+          remembered = rememberedState(error) ?? remembered;
+          throw error;
+        }
       });
+      if (outcome === 'skipped' && remembered) scaledDown.push({ target, previous: remembered });
     }
 
     // 4. Restore, predecessors first.

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { scalingSchema } from '../scalers/schema';
 
 // Scaling targets are part of the plan; workflows reach their (pure) schema through this module.
-export { describeScalingTarget, type ScaledState, type ScalingTarget } from '../scalers/schema';
+export { describeScalingTarget, scaledStateSchema, type ScaledState, type ScalingTarget } from '../scalers/schema';
 
 /** Names become parts of object keys, workflow ids and schedule ids, so they are kept to a safe alphabet. */
 const name = z
