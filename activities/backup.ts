@@ -80,6 +80,8 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   };
   const startedAt = new Date();
   const digest = new DigestStream();
+  // Progress is measured before compression: zstd holds back megabytes, so a slow source shows none after it.
+  const fromSource = new DigestStream();
   // Heartbeats prove the worker is alive; the stall watch catches a live worker whose source sends nothing.
   const stallMs = durationMs(plan.timeouts.stall);
   let lastBytes = 0;
@@ -87,8 +89,8 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   let stalled = false;
   let abortDump: (() => void) | undefined;
   const heartbeat = setInterval(() => {
-    if (digest.bytes !== lastBytes) {
-      lastBytes = digest.bytes;
+    if (fromSource.bytes !== lastBytes) {
+      lastBytes = fromSource.bytes;
       lastProgressAt = Date.now();
     } else if (!stalled && Date.now() - lastProgressAt > stallMs) {
       stalled = true;
@@ -105,7 +107,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
     try {
       const [facts] = await Promise.all([
         dump.finished,
-        pipeline(dump.stream, compressor(compression), digest).catch((error: Error) => {
+        pipeline(dump.stream, fromSource, compressor(compression), digest).catch((error: Error) => {
           dump.abort();
           throw error;
         }),

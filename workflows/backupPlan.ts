@@ -37,6 +37,7 @@ export async function backupPlan(input: BackupPlanInput): Promise<BackupPlanResu
   const setId = formatSetId(startedAt, uuid4().replace(/-/g, ''));
   const { backupComponent } = proxyActivities<typeof activities>({
     startToCloseTimeout: durationMs(plan.timeouts.component),
+    scheduleToCloseTimeout: durationMs(plan.timeouts.component), // all attempts together, as the plan says
     heartbeatTimeout: durationMs(plan.timeouts.heartbeat),
     retry: {
       initialInterval: durationMs(plan.retries.initialInterval),

@@ -72,6 +72,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
   const required = gate.required ?? 1;
   const { restoreComponent } = proxyActivities<typeof activities>({
     startToCloseTimeout: durationMs(plan.timeouts.component),
+    scheduleToCloseTimeout: durationMs(plan.timeouts.component),
     heartbeatTimeout: durationMs(plan.timeouts.heartbeat),
     retry: { initialInterval: durationMs(plan.retries.initialInterval), maximumInterval: durationMs(plan.retries.maximumInterval), maximumAttempts: plan.retries.maximumAttempts },
   });

@@ -46,8 +46,8 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Help and version are successes; every other commander error is a usage error it already printed.
-      return ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) ? EXIT.ok : EXIT.badInput;
+      // --help and --version exit 0; help shown for a missing subcommand and every other commander error are usage errors it already printed.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
     }
     if (error instanceof PlanError || error instanceof UsageError) {
       console.error(`error: ${error.message}`);

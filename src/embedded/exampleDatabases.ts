@@ -70,8 +70,13 @@ export async function prepareExampleDatabases(options: { log: LogFn; names: Reco
     server = new URL(cluster.superuserUrl('postgres'));
   }
   const urls: Record<string, string> = {};
-  for (const [variable, database] of Object.entries(options.names)) {
-    urls[variable] = await prepareDatabase(server, database, binDir, options.log);
+  try {
+    for (const [variable, database] of Object.entries(options.names)) {
+      urls[variable] = await prepareDatabase(server, database, binDir, options.log);
+    }
+  } catch (error) {
+    await cluster?.stop(); // the caller never got the handle: stop it here
+    throw error;
   }
   const shown = new URL(server.toString());
   shown.password = '';

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { PassThrough, type Duplex } from 'node:stream';
-import { constants, createGunzip, createGzip } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 import type { CompressionRecord } from '../catalog/manifest';
 import type { Compression } from '../plan/schema';
 import { filterStream } from './childProcess';
@@ -49,7 +49,7 @@ export function decompressor(record: CompressionRecord): Duplex {
     case 'none':
       return new PassThrough({ highWaterMark: CHUNK });
     case 'gzip':
-      return createGunzip({ chunkSize: CHUNK, finishFlush: constants.Z_SYNC_FLUSH });
+      return createGunzip({ chunkSize: CHUNK }); // a truncated stream fails ("unexpected end of file")
     case 'zstd':
       if (!hasZstd()) throw new Error('this artifact is zstd-compressed and the `zstd` program is not installed: apt-get install zstd');
       return filterStream('zstd', ['-q', '-d', '-c']);

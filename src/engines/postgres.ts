@@ -43,8 +43,10 @@ export function parsePostgresUrl(component: string, url: string): PostgresConnec
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new ComponentError(component, `the connection URL must start with postgres:// or postgresql://, not ${parsed.protocol}//`, false, 'InvalidConnectionUrl');
   }
-  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  // libpq also takes the password as a query parameter: it moves to the environment like the userinfo one.
+  const password = parsed.password ? decodeURIComponent(parsed.password) : (parsed.searchParams.get('password') ?? undefined);
   parsed.password = '';
+  parsed.searchParams.delete('password');
   return {
     urlWithoutPassword: parsed.toString(),
     password,
@@ -136,7 +138,12 @@ async function dumpPostgres(component: PostgresComponent): Promise<ComponentDump
         return { postgres: { serverVersion: version, pgDumpVersion, rowCountsKind: component.rowCounts, rowCounts } };
       } catch (error) {
         dump.kill();
-        if (error instanceof ProcessFailedError) throw classifyPostgresError(component.name, connection, new Error(`pg_dump failed: ${error.message}`));
+        if (error instanceof ProcessFailedError) {
+          // Failures that retrying cannot fix: missing privileges, client tools older than the server.
+          const permanent = /permission denied|server version mismatch|aborting because of server version mismatch/i.test(error.stderr);
+          if (permanent) throw new ComponentError(component.name, `pg_dump failed: ${error.stderr}`, false, 'DumpRefused');
+          throw classifyPostgresError(component.name, connection, new Error(`pg_dump failed: ${error.message}`));
+        }
         throw classifyPostgresError(component.name, connection, error);
       } finally {
         await client.end().catch(() => undefined);

@@ -123,7 +123,7 @@ export async function listPlanSchedules(client: Client): Promise<ScheduleDescrip
 }
 
 /**
- * The expected time between runs: the interval for `every`, else the gap between the next two cron times
+ * The expected time between runs: the interval for `every`, else the longest gap between the next cron times
  * (as the server computes them, time zone included).
  */
 export function cadenceMs(description: ScheduleDescription): number | undefined {
@@ -131,7 +131,8 @@ export function cadenceMs(description: ScheduleDescription): number | undefined 
   if (interval !== undefined) return typeof interval === 'number' ? interval : undefined;
   const next = description.info.nextActionTimes.map((time) => time.getTime());
   const gaps = next.slice(1).map((time, index) => time - next[index]).filter((gap) => gap > 0);
-  return gaps.length > 0 ? Math.min(...gaps) : undefined;
+  // The longest gap: a weekday-only cron waits three days over a weekend and is not stale then.
+  return gaps.length > 0 ? Math.max(...gaps) : undefined;
 }
 
 /** A plan is stale once its newest complete set is older than this: its staleAfter, else cadence + 1/24 (25 h for daily). */

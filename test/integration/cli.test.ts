@@ -76,6 +76,14 @@ describe('lifeboat CLI', () => {
     expect(usage.stderr).toContain("required option '--plan <file>'");
     const unknown = await runCli(['frobnicate'], { env });
     expect(unknown.code).toBe(2);
+    const noSubcommand = await runCli(['restore'], { env });
+    expect(noSubcommand.code).toBe(2);
+    expect(noSubcommand.stderr + noSubcommand.stdout).toContain('Usage: lifeboat restore');
+    const help = await runCli(['restore', '--help'], { env });
+    expect(help.code).toBe(0);
+    const badCount = await runCli(['worker', '--max-concurrent', 'many'], { env });
+    expect(badCount.code).toBe(2);
+    expect(badCount.stderr).toContain('--max-concurrent must be a whole number');
   });
 
   test('an unreachable Temporal server exits 1 and says how to get one', async () => {

@@ -79,6 +79,7 @@ export function registerUpCommand(program: Command): void {
         const settings = { address: temporal.address, namespace: temporal.namespace, taskQueue: DEFAULT_TASK_QUEUE };
         const { worker, connection: workerConnection } = await createLifeboatWorker({ settings });
         const running = worker.run();
+        running.catch(() => undefined); // reported where it is awaited, in cleanup; never an unhandled rejection
         cleanups.push(async () => {
           if (worker.getState() === 'RUNNING') worker.shutdown();
           await running;

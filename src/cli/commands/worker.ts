@@ -1,3 +1,4 @@
+import type { Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { installSdkMetrics, startMetricsServer, type MetricsServer } from '../../../worker/metrics';
 import { createLifeboatWorker } from '../../../worker/worker';
@@ -20,7 +21,11 @@ export function registerWorkerCommand(program: Command): void {
     .command('worker')
     .description('run a worker: executes backups and restores (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, LIFEBOAT_TASK_QUEUE)')
     .option('--task-queue <name>', 'task queue to poll (default LIFEBOAT_TASK_QUEUE or "lifeboat")')
-    .option('--max-concurrent <n>', 'component dumps/restores run at once by this worker', (value) => Number.parseInt(value, 10))
+    .option('--max-concurrent <n>', 'component dumps/restores run at once by this worker', (value) => {
+      const count = Number(value);
+      if (!Number.isInteger(count) || count < 1) throw new UsageError(`--max-concurrent must be a whole number of at least 1, not "${value}"`);
+      return count;
+    })
     .option('--metrics-port <port>', 'serve Prometheus metrics on this port (default LIFEBOAT_METRICS_PORT; none when unset)')
     .action(async (options: { taskQueue?: string; maxConcurrent?: number; metricsPort?: string }) => {
       const settings = temporalSettingsFromEnv();
@@ -29,25 +34,38 @@ export function registerWorkerCommand(program: Command): void {
       const metricsPort = metricsPortText === undefined ? undefined : parsePort(metricsPortText);
       let metricsServer: MetricsServer | undefined;
       let refresh: NodeJS.Timeout | undefined;
-      if (metricsPort !== undefined) {
-        await installSdkMetrics();
-        metricsServer = await startMetricsServer(metricsPort);
-      }
-      const { worker, connection } = await createLifeboatWorker({ settings, maxConcurrentActivities: options.maxConcurrent });
-      if (metricsServer) {
-        console.log(`metrics at ${metricsServer.url}`);
-        const { client } = await connectClient(settings);
-        const refreshStatuses = () => planStatuses(client).then(recordPlanStatuses, (error: Error) => console.error(`status refresh failed: ${error.message}`));
-        void refreshStatuses();
-        refresh = setInterval(refreshStatuses, Number(process.env.LIFEBOAT_STATUS_REFRESH_MS || STATUS_REFRESH_MS));
-      }
-      console.log(`lifeboat worker polling task queue "${settings.taskQueue}" on ${settings.address} (namespace ${settings.namespace}); Ctrl-C stops it`);
+      let statusConnection: Connection | undefined;
       try {
-        await worker.run(); // returns after SIGINT/SIGTERM, once in-flight work has been handed back
+        if (metricsPort !== undefined) {
+          await installSdkMetrics();
+          metricsServer = await startMetricsServer(metricsPort);
+        }
+        const { worker, connection } = await createLifeboatWorker({ settings, maxConcurrentActivities: options.maxConcurrent });
+        try {
+          if (metricsServer) {
+            console.log(`metrics at ${metricsServer.url}`);
+            const connected = await connectClient(settings);
+            statusConnection = connected.connection;
+            let refreshing = false; // a slow store must not stack refreshes on top of each other
+            const refreshStatuses = async () => {
+              if (refreshing) return;
+              refreshing = true;
+              await planStatuses(connected.client)
+                .then(recordPlanStatuses, (error: Error) => console.error(`status refresh failed: ${error.message}`))
+                .finally(() => (refreshing = false));
+            };
+            void refreshStatuses();
+            refresh = setInterval(refreshStatuses, Number(process.env.LIFEBOAT_STATUS_REFRESH_MS || STATUS_REFRESH_MS));
+          }
+          console.log(`lifeboat worker polling task queue "${settings.taskQueue}" on ${settings.address} (namespace ${settings.namespace}); Ctrl-C stops it`);
+          await worker.run(); // returns after SIGINT/SIGTERM, once in-flight work has been handed back
+        } finally {
+          await connection.close();
+        }
       } finally {
         if (refresh) clearInterval(refresh);
+        await statusConnection?.close();
         await metricsServer?.close();
-        await connection.close();
       }
     });
 }

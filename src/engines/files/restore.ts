@@ -38,10 +38,15 @@ export interface RestoreFilesInput {
 
 async function extractInto(component: string, source: FilesArtifactSource, targetDir: string): Promise<void> {
   const stream = typeof source === 'function' ? await source() : source;
+  // GNU tar also exits 0 when its input ends exactly between two members, so an error of the artifact
+  // stream itself (a reset connection, a failed checksum) must fail the restore whatever tar says.
+  let sourceError: Error | undefined;
+  stream.once('error', (error: Error) => (sourceError ??= error));
   const tar = spawnWithInput('tar', ['--extract', '--file=-', `--directory=${targetDir}`, '--preserve-permissions']);
   tar.stdout.on('error', () => undefined);
   tar.stdout.resume();
   const [fed, exited] = await Promise.allSettled([pipeline(stream, tar.stdin), tar.exited]);
+  if (sourceError) throw new ComponentError(component, `reading the artifact failed: ${sourceError.message}`, true, 'RestoreFailed');
   // tar exits 0 only after reading the end-of-archive marker, possibly before the record padding that
   // follows it was written: then a broken pipe is no failure, and tar's own complaint otherwise says more.
   if (exited.status === 'fulfilled') return;
