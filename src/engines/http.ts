@@ -191,6 +191,18 @@ async function dumpHttp(component: HttpComponent, context: DumpContext): Promise
     fail(error);
     throw error;
   }
+  // Only a full body is a backup: 202 (an export still being prepared) is retried, 204/206 are refused.
+  if (status !== 200 && status !== 203) {
+    response.resume();
+    const error = new ComponentError(
+      component.name,
+      status === 202 ? `HTTP 202 from ${shown}: the export is not ready yet; will retry` : `HTTP ${status} from ${shown} is not a complete export (expected 200)`,
+      status === 202,
+      status === 202 ? 'NotReady' : 'IncompleteExport',
+    );
+    fail(error);
+    throw error;
+  }
 
   const contentType = response.headers['content-type'];
   const facts: HttpFacts = { url: where, status, ...(contentType ? { contentType } : {}), ...(asOf ? { asOf } : {}) };

@@ -221,12 +221,17 @@ async function restorePostgres(component: PostgresComponent, artifact: Readable)
     childEnv(connection),
   );
   restore.stdout.resume();
-  try {
-    await Promise.all([pipeline(artifact, restore.stdin), restore.exited]);
-  } catch (error) {
+  const [fed, exited] = await Promise.allSettled([pipeline(artifact, restore.stdin), restore.exited]);
+  if (fed.status === 'rejected' || exited.status === 'rejected') {
     restore.kill();
-    if (error instanceof ProcessFailedError) throw new ComponentError(component.name, `pg_restore failed: ${error.stderr || error.message}`, true, 'RestoreFailed');
-    throw new ComponentError(component.name, `restore stream failed: ${(error as Error).message}`, true, 'RestoreFailed');
+    // pg_restore's own complaint says more than the broken pipe its exit causes.
+    const refused = exited.status === 'rejected' && exited.reason instanceof ProcessFailedError && exited.reason.exitCode !== null ? exited.reason : undefined;
+    if (refused) {
+      const permanent = /role .* does not exist|extension .* is not available|permission denied|could not open extension control file/i.test(refused.stderr);
+      throw new ComponentError(component.name, `pg_restore failed: ${refused.stderr || refused.message}`, !permanent, 'RestoreFailed');
+    }
+    const reason = fed.status === 'rejected' ? fed.reason : (exited as PromiseRejectedResult).reason;
+    throw new ComponentError(component.name, `restore stream failed: ${(reason as Error).message}`, true, 'RestoreFailed');
   }
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   await client.connect();
