@@ -140,3 +140,21 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
+
+/**
+ * A "service" for recovery tests: a shell script run in the background, managed by the command scaler through
+ * its pid file. `start` is the shell line that starts it (also used by tests to start it by hand).
+ */
+export function backgroundApp(script: string, pidFile: string): { start: string; target: { type: 'command'; name: string; up: string; down: string; ready: string } } {
+  const start = `sh ${script} >/dev/null 2>&1 & echo $! > ${pidFile}`;
+  return {
+    start,
+    target: {
+      type: 'command',
+      name: 'app',
+      up: start,
+      down: `if [ -f ${pidFile} ]; then kill $(cat ${pidFile}); rm -f ${pidFile}; fi`,
+      ready: `test -f ${pidFile}`, // not kill -0: a killed orphan stays a zombie here (no init reaps it)
+    },
+  };
+}

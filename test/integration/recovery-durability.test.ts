@@ -14,7 +14,7 @@ import { startTemporalDevServer, type TemporalDevServerHandle } from '../../src/
 import { recoveryStatusQuery, type RecoveryReport, type RecoveryStatus } from '../../src/temporal/recovery';
 import { createDatabase, runPgbenchInit, tempDir, testEnv, uniqueName } from '../harness/env';
 import { fillWithRandomRows, fingerprint, PGBENCH_TABLES, sql } from '../harness/postgres';
-import { eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { backgroundApp, eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
 
 const MiB = 1024 * 1024;
 
@@ -226,7 +226,8 @@ describe('dry run and abort after scale-down', () => {
   const urls: Record<string, string> = {};
   const appLog = path.join(dir, 'app.log');
   const pidFile = path.join(dir, 'app.pid');
-  const startApp = `sh ${path.join(dir, 'app.sh')} >/dev/null 2>&1 & echo $! > ${pidFile}`;
+  const app = backgroundApp(path.join(dir, 'app.sh'), pidFile);
+  const startApp = app.start;
   const appPids: number[] = [];
 
   beforeAll(async () => {
@@ -315,13 +316,7 @@ done
       components: [{ name: 'apps', type: 'postgres', connection: { urlFromEnv: 'ABORT_DATABASE_URL' } }],
       restore: {
         scaling: [
-          {
-            type: 'command',
-            name: 'app',
-            up: startApp,
-            down: `if [ -f ${pidFile} ]; then kill $(cat ${pidFile}); rm -f ${pidFile}; fi`,
-            ready: `test -f ${pidFile}`, // not kill -0: a killed orphan stays a zombie here (no init reaps it)
-          },
+          app.target,
         ],
         approvals: { required: 1 },
       },

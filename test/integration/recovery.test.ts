@@ -11,7 +11,7 @@ import type { PlanInput } from '../../src/plan/schema';
 import { approveRecoveryPointSignal, recoveryStatusQuery, type RecoveryReport, type RecoveryStatus } from '../../src/temporal/recovery';
 import { createDatabase, runPgbenchInit, tempDir, testEnv, uniqueName } from '../harness/env';
 import { fingerprint, sql } from '../harness/postgres';
-import { eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { backgroundApp, eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
 
 describe('disasterRecovery', () => {
   const dir = tempDir('recovery');
@@ -22,7 +22,8 @@ describe('disasterRecovery', () => {
   let temporal: { client: Client; close(): Promise<void> };
   const appLog = path.join(dir, 'app.log');
   const pidFile = path.join(dir, 'app.pid');
-  const startApp = `sh ${path.join(dir, 'app.sh')} >/dev/null 2>&1 & echo $! > ${pidFile}`;
+  const app = backgroundApp(path.join(dir, 'app.sh'), pidFile);
+  const startApp = app.start;
 
   beforeAll(async () => {
     for (const name of ['apps', 'participant']) {
@@ -60,13 +61,7 @@ done
     ],
     restore: {
       scaling: [
-        {
-          type: 'command',
-          name: 'app',
-          up: startApp,
-          down: `if [ -f ${pidFile} ]; then kill $(cat ${pidFile}); rm -f ${pidFile}; fi`,
-          ready: `test -f ${pidFile}`, // not kill -0: a killed orphan stays a zombie here (no init reaps it)
-        },
+        app.target,
       ],
       checks: [{ component: 'apps', sql: 'select count(*) from pgbench_branches', expect: 1 }],
       approvals: { required: 2, approvers: ['alice', 'bob', 'carol'] },

@@ -40,8 +40,12 @@ async function extractInto(component: string, source: FilesArtifactSource, targe
   const stream = typeof source === 'function' ? await source() : source;
   // GNU tar also exits 0 when its input ends exactly between two members, so an error of the artifact
   // stream itself (a reset connection, a failed checksum) must fail the restore whatever tar says.
+  // A broken pipe or premature close after tar stopped reading is the teardown tar's early exit causes,
+  // not a fault of the artifact.
   let sourceError: Error | undefined;
-  stream.once('error', (error: Error) => (sourceError ??= error));
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE') sourceError ??= error;
+  });
   const tar = spawnWithInput('tar', ['--extract', '--file=-', `--directory=${targetDir}`, '--preserve-permissions']);
   tar.stdout.on('error', () => undefined);
   tar.stdout.resume();
