@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { toApplicationFailure } from './failures';
 import {
   artifactKey,
   componentBackupSchema,
@@ -18,11 +19,10 @@ import {
 } from '../src/catalog/manifest';
 import { engineFor, type DumpContext } from '../src/engines';
 import { compressionSuffix, compressor, resolveCompression } from '../src/engines/compression';
-import { ComponentError } from '../src/engines/errors';
 import { durationMs, type Plan } from '../src/plan/schema';
 import { listBackupSets, manifestBody } from '../src/repository/backupSets';
 import { DigestStream } from '../src/repository/digest';
-import { createStore, isRetryableStoreError, type BackupStore } from '../src/stores';
+import { createStore, type BackupStore } from '../src/stores';
 import { recordComponentFailure, recordComponentSuccess, recordPlanFailure, recordSetSuccess } from '../src/metrics';
 
 export interface BackupComponentInput {
@@ -38,16 +38,6 @@ export interface BackupProgress {
 }
 
 const HEARTBEAT_INTERVAL_MS = 1_000;
-
-/** Converts any failure into a Temporal failure that says whether a retry can help. */
-function toFailure(component: string, error: unknown): ApplicationFailure {
-  if (error instanceof ApplicationFailure) return error;
-  if (error instanceof ComponentError) {
-    return ApplicationFailure.create({ message: error.message, type: error.kind, nonRetryable: !error.retryable });
-  }
-  const message = `component "${component}": ${(error as Error).message ?? String(error)}`;
-  return ApplicationFailure.create({ message, type: 'StoreError', nonRetryable: !isRetryableStoreError(error) });
-}
 
 /** Streams a body through a sha256 digest into the store at key. */
 async function putWithDigest(store: BackupStore, key: string, body: Readable): Promise<ArtifactRef> {
@@ -141,7 +131,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
     if (stalled) {
       throw ApplicationFailure.retryable(`component "${component.name}": no bytes for ${plan.timeouts.stall}: the source stalled; retrying`, 'Stalled');
     }
-    throw toFailure(component.name, error);
+    throw toApplicationFailure(error, `component "${component.name}"`);
   } finally {
     clearInterval(heartbeat);
   }
@@ -190,7 +180,7 @@ export async function writeManifest(input: WriteManifestInput): Promise<{ key: s
   try {
     await store.put(key, manifestBody(manifest));
   } catch (error) {
-    throw toFailure('manifest', error);
+    throw toApplicationFailure(error, 'manifest');
   }
   recordSetSuccess(manifest);
   return { key, completedAt };

@@ -4,10 +4,11 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { isSetId, manifestKey, setIdTime, setPrefix } from '../src/catalog/manifest';
-import { InvalidTimeZoneError, isStillRemovable, selectRetention, type RetentionSelection } from '../src/catalog/retention';
+import { isStillRemovable, selectRetention, type RetentionSelection } from '../src/catalog/retention';
 import type { Plan, Retention } from '../src/plan/schema';
 import { listBackupSets } from '../src/repository/backupSets';
-import { createStore, isRetryableStoreError, type BackupStore } from '../src/stores';
+import { createStore, type BackupStore } from '../src/stores';
+import { toApplicationFailure } from './failures';
 
 /** What retention decided for one set, with the objects the set holds. */
 export interface PruneSetDecision {
@@ -66,13 +67,6 @@ function retentionOf(plan: Plan): Retention {
   return plan.retention;
 }
 
-function toFailure(error: unknown): ApplicationFailure {
-  if (error instanceof ApplicationFailure) return error;
-  if (error instanceof InvalidTimeZoneError) return ApplicationFailure.nonRetryable(error.message, 'InvalidRetention');
-  const message = `prune: ${(error as Error).message ?? String(error)}`;
-  return ApplicationFailure.create({ message, type: 'StoreError', nonRetryable: !isRetryableStoreError(error) });
-}
-
 interface Evaluation {
   selection: RetentionSelection;
   /** Objects and bytes stored under each set id. */
@@ -114,7 +108,7 @@ export async function planPrune(input: PlanPruneInput): Promise<PrunePlan> {
   try {
     evaluation = await evaluate(store, plan, retention, now);
   } catch (error) {
-    throw toFailure(error);
+    throw toApplicationFailure(error, 'prune');
   }
   const { selection, usage } = evaluation;
   const sizeOf = (setId: string) => usage.get(setId) ?? { objects: 0, bytes: 0 };
@@ -187,7 +181,7 @@ export async function applyPrune(input: ApplyPruneInput): Promise<ApplyPruneResu
     }
   } catch (error) {
     if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
-    throw toFailure(error);
+    throw toApplicationFailure(error, 'prune');
   }
   return result;
 }

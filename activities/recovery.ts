@@ -9,25 +9,18 @@ import { Client } from 'pg';
 import { checkRecordedOrder, setIdTime, type Manifest } from '../src/catalog/manifest';
 import { engineFor } from '../src/engines';
 import { decompressor } from '../src/engines/compression';
-import { ComponentError, resolveEnvReference } from '../src/engines/errors';
+import { liveRowCounts } from '../src/engines/postgres';
+import { resolveEnvReference } from '../src/engines/errors';
 import type { Plan } from '../src/plan/schema';
 import { listBackupSets, readManifest, verifyBackupSet } from '../src/repository/backupSets';
-import { ChecksumMismatchError, VerifyingStream } from '../src/repository/digest';
-import { createScaler, ScalerError, scaledStateSchema, type ScaledState, type ScalingTarget } from '../src/scalers';
+import { VerifyingStream } from '../src/repository/digest';
+import { createScaler, scaledStateSchema, type ScaledState, type ScalingTarget } from '../src/scalers';
 import { createStore } from '../src/stores';
 import type { RecoveryCandidate } from '../src/temporal/recovery';
+import { toApplicationFailure } from './failures';
 
 /** How many of the newest sets are re-read to be offered as candidates (each costs a full read). */
-const DEFAULT_CANDIDATE_LIMIT = 5;
-
-function failure(error: unknown): ApplicationFailure {
-  if (error instanceof ApplicationFailure) return error;
-  if (error instanceof ComponentError || error instanceof ScalerError) {
-    return ApplicationFailure.create({ message: error.message, type: error.kind, nonRetryable: !error.retryable });
-  }
-  if (error instanceof ChecksumMismatchError) return ApplicationFailure.nonRetryable(error.message, 'ChecksumMismatch');
-  return ApplicationFailure.create({ message: (error as Error).message ?? String(error) });
-}
+const CANDIDATE_LIMIT = 5;
 
 /**
  * Runs an activity's work while heartbeating every second (with `details()`), so a long step on a live
@@ -40,7 +33,7 @@ async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>):
   try {
     return await work();
   } catch (error) {
-    throw failure(error);
+    throw toApplicationFailure(error);
   } finally {
     clearInterval(timer);
   }
@@ -49,7 +42,6 @@ async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>):
 export interface ListRecoveryCandidatesInput {
   plan: Plan;
   target?: { timestamp?: string; setId?: string };
-  limit?: number;
 }
 
 /** Complete sets whose recorded order honours the plan and whose artifacts re-read correctly, newest first. */
@@ -62,7 +54,7 @@ export async function listRecoveryCandidates(input: ListRecoveryCandidatesInput)
       .filter((manifest) => !input.target?.setId || manifest.setId === input.target.setId)
       .filter((manifest) => !input.target?.timestamp || Date.parse(manifest.startedAt) === Date.parse(input.target.timestamp))
       .reverse()
-      .slice(0, input.limit ?? DEFAULT_CANDIDATE_LIMIT);
+      .slice(0, CANDIDATE_LIMIT);
     const candidates: RecoveryCandidate[] = [];
     const rejected: { setId: string; reason: string }[] = [];
     for (const manifest of matching) {
@@ -173,11 +165,10 @@ export async function runRecoveryChecks(input: { plan: Plan; setId: string; stag
       for (const backup of manifest.components) {
         const component = input.plan.components.find((candidate) => candidate.name === backup.name);
         if (component?.type !== 'postgres' || backup.postgres?.rowCountsKind !== 'exact') continue;
-        const url = resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL');
+        const restored = await liveRowCounts(component);
         for (const [table, expected] of Object.entries(backup.postgres.rowCounts)) {
-          const [schema, name] = table.split('.');
-          const actual = Number(await queryFirstValue(url, `select count(*) from only "${schema.replace(/"/g, '""')}"."${name.replace(/"/g, '""')}"`));
-          results.push({ check: `${component.name}: rows in ${table}`, ok: actual === expected, detail: `${actual} (manifest: ${expected})` });
+          const actual = restored[table];
+          results.push({ check: `${component.name}: rows in ${table}`, ok: actual === expected, detail: `${actual ?? 'table missing'} (manifest: ${expected})` });
         }
       }
       for (const check of checks) {
@@ -227,7 +218,7 @@ export async function scaleDownTarget(input: { target: ScalingTarget; remembered
     });
   } catch (error) {
     // The workflow keeps what was recorded, so an operator's retry or skip still knows what to bring back.
-    const mapped = failure(error);
+    const mapped = toApplicationFailure(error);
     throw ApplicationFailure.create({ message: mapped.message, type: mapped.type ?? undefined, nonRetryable: mapped.nonRetryable ?? false, details: recorded ? [recorded] : [] });
   } finally {
     clearInterval(timer);

@@ -2,6 +2,7 @@
 /** The `lifeboat` command. Exit codes: 0 success, 1 the operation failed, 2 bad input (nothing changed). */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
 import { PlanError } from '../plan/load';
 import { TemporalUnreachableError } from '../temporal/connection';
@@ -48,6 +49,10 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // --help and --version exit 0; help shown for a missing subcommand and every other commander error are usage errors it already printed.
       return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+    }
+    if (error instanceof WorkflowNotFoundError) {
+      console.error(`error: no workflow ${error.workflowId} in this namespace: check the id (e.g. \`temporal workflow list\`) and TEMPORAL_NAMESPACE`);
+      return EXIT.badInput;
     }
     if (error instanceof PlanError || error instanceof UsageError) {
       console.error(`error: ${error.message}`);

@@ -12,7 +12,7 @@ import type { PostgresFacts } from '../catalog/manifest';
 import type { PostgresComponent } from '../plan/schema';
 import { ProcessFailedError, runToCompletion, spawnWithInput, spawnWithOutput } from './childProcess';
 import { ComponentError, resolveEnvReference } from './errors';
-import type { ComponentDump, Engine, RestoreFacts } from './types';
+import type { ComponentDump, Engine } from './types';
 
 /** SQLSTATE classes and codes that trying again cannot fix. */
 const PERMANENT_SQLSTATES: Record<string, string> = {
@@ -115,6 +115,22 @@ async function countRows(client: Client, kind: 'exact' | 'estimated'): Promise<R
   return counts;
 }
 
+/** Exact rows per table ("schema.table") of a component's live database, e.g. to compare a restore with its manifest. */
+export async function liveRowCounts(component: PostgresComponent): Promise<Record<string, number>> {
+  const url = resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL');
+  const connection = parsePostgresUrl(component.name, url);
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'lifeboat-verify' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await countRows(client, 'exact');
+  } catch (error) {
+    throw classifyPostgresError(component.name, connection, error);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 async function dumpPostgres(component: PostgresComponent): Promise<ComponentDump> {
   const connection = parsePostgresUrl(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'));
   const client = new Client({ connectionString: process.env[component.connection.urlFromEnv], connectionTimeoutMillis: 10_000, application_name: 'lifeboat' });
@@ -198,7 +214,7 @@ async function checkPostgresArtifact(component: PostgresComponent, artifact: Rea
  * `pg_restore --clean` would keep when the dump does not name it), and a failure leaves an empty database
  * that a retry replaces again. Other sessions are disconnected first (the service is scaled down by then).
  */
-async function restorePostgres(component: PostgresComponent, artifact: Readable): Promise<RestoreFacts> {
+async function restorePostgres(component: PostgresComponent, artifact: Readable): Promise<void> {
   const url = resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL');
   const connection = parsePostgresUrl(component.name, url);
   const maintenance = new URL(url);
@@ -232,13 +248,6 @@ async function restorePostgres(component: PostgresComponent, artifact: Readable)
     }
     const reason = fed.status === 'rejected' ? fed.reason : (exited as PromiseRejectedResult).reason;
     throw new ComponentError(component.name, `restore stream failed: ${(reason as Error).message}`, true, 'RestoreFailed');
-  }
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  try {
-    return { rowCounts: await countRows(client, 'exact') };
-  } finally {
-    await client.end().catch(() => undefined);
   }
 }
 

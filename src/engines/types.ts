@@ -46,13 +46,8 @@ export interface Engine<C extends Component = Component> {
   /**
    * Replaces the component's live data with the (decompressed) artifact. The stream errors if its checksum
    * does not match, before its last bytes arrive: an engine must not commit anything until the stream ended.
-   * Engines without a restore (an HTTP export is read by operators, not written back) leave it out.
+   * Engines without a restore (an HTTP export is read by operators, not written back) leave it out. The
+   * verify phase compares the result with the manifest afterwards.
    */
-  restore?(component: C, artifact: Readable): Promise<RestoreFacts>;
-}
-
-/** What a restore reports back. */
-export interface RestoreFacts {
-  /** Per-table row counts after the restore (PostgreSQL), to compare with the manifest. */
-  rowCounts?: Record<string, number>;
+  restore?(component: C, artifact: Readable): Promise<void>;
 }

@@ -1,4 +1,5 @@
 /** Connection settings from the environment, shared by the CLI and the worker. */
+import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE } from './names';
 
@@ -34,4 +35,20 @@ export async function connectClient(settings: TemporalSettings): Promise<{ clien
     throw new TemporalUnreachableError(settings.address, error as Error);
   }
   return { client: new Client({ connection, namespace: settings.namespace }), connection };
+}
+
+/** Runs `action` with a client connected as the environment says, and closes the connection afterwards. */
+export async function withTemporalClient<T>(action: (client: Client, settings: TemporalSettings) => Promise<T>): Promise<T> {
+  const settings = temporalSettingsFromEnv();
+  const { client, connection } = await connectClient(settings);
+  try {
+    return await action(client, settings);
+  } finally {
+    await connection.close();
+  }
+}
+
+/** A suffix that makes workflow ids unique per start while keeping them readable and time-ordered. */
+export function uniqueRunSuffix(): string {
+  return `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }

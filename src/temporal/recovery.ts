@@ -8,7 +8,6 @@ import type { PlanInput } from '../plan/schema';
 export interface DisasterRecoveryInput {
   /** The plan, as in the plan file (JSON). */
   plan: PlanInput;
-  planRevision?: string;
   /** Restrict the candidates to one recovery point: a set's timestamp or its id. */
   target?: { timestamp?: string; setId?: string };
   approvals?: {
@@ -56,7 +55,6 @@ export type RecoveryPhase =
   | 'restore'
   | 'verify'
   | 'scale-up'
-  | 'report'
   | 'completed'
   | 'aborted'
   | 'timed-out'

@@ -81,6 +81,9 @@ describe('lifeboat CLI', () => {
     expect(noSubcommand.stderr + noSubcommand.stdout).toContain('Usage: lifeboat restore');
     const help = await runCli(['restore', '--help'], { env });
     expect(help.code).toBe(0);
+    const noWorkflow = await runCli(['restore', 'status', 'lifeboat-recovery-nothing-here'], { env });
+    expect(noWorkflow.code).toBe(2);
+    expect(noWorkflow.stderr).toContain('no workflow lifeboat-recovery-nothing-here');
     const badCount = await runCli(['worker', '--max-concurrent', 'many'], { env });
     expect(badCount.code).toBe(2);
     expect(badCount.stderr).toContain('--max-concurrent must be a whole number');

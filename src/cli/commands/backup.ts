@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { BackupProgress } from '../../../activities';
@@ -7,7 +6,7 @@ import { ObjectNotFoundError } from '../../stores/types';
 import { listBackupSets, readManifest, verifyBackupSet } from '../../repository/backupSets';
 import { loadPlanFile } from '../../plan/load';
 import { createStore } from '../../stores';
-import { connectClient, temporalSettingsFromEnv } from '../../temporal/connection';
+import { uniqueRunSuffix, withTemporalClient } from '../../temporal/connection';
 import { backupStatusQuery, backupWorkflowId, WORKFLOW_TYPES, type BackupStatus } from '../../temporal/names';
 import { OperationFailed, UsageError } from '../errors';
 import { formatTable, humanBytes, humanDuration, printJson } from '../output';
@@ -61,10 +60,8 @@ export function registerBackupCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (options: { plan: string; wait?: boolean; json?: boolean }) => {
       const { plan, revision } = await loadPlanFile(options.plan);
-      const settings = temporalSettingsFromEnv();
-      const { client, connection } = await connectClient(settings);
-      try {
-        const workflowId = backupWorkflowId(plan.name, `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`);
+      await withTemporalClient(async (client, settings) => {
+        const workflowId = backupWorkflowId(plan.name, uniqueRunSuffix());
         const handle = await client.workflow.start(WORKFLOW_TYPES.backupPlan, {
           taskQueue: settings.taskQueue,
           workflowId,
@@ -95,9 +92,7 @@ export function registerBackupCommands(program: Command): void {
             result.components.map((component) => [component.name, humanBytes(component.bytes), component.sha256.slice(0, 16), component.startedAt, component.completedAt]),
           ),
         );
-      } finally {
-        await connection.close();
-      }
+      });
     });
 
   backup

@@ -1,10 +1,9 @@
 /** `lifeboat prune --plan FILE [--dry-run] [--json]`: runs the prune workflow and prints every set's KEEP/REMOVE and why. */
-import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { PruneResult, prune } from '../../../workflows';
 import { loadPlanFile } from '../../plan/load';
-import { connectClient, temporalSettingsFromEnv } from '../../temporal/connection';
+import { uniqueRunSuffix, withTemporalClient } from '../../temporal/connection';
 import { pruneWorkflowId, WORKFLOW_TYPES } from '../../temporal/names';
 import { OperationFailed, UsageError } from '../errors';
 import { formatTable, humanBytes, printJson } from '../output';
@@ -43,10 +42,8 @@ export function registerPruneCommand(program: Command): void {
         throw new UsageError(`plan ${plan.name} has no retention policy: add one to ${options.plan}, e.g. "retention: { keepDaily: 7, keepWeekly: 4 }"`);
       }
 
-      const settings = temporalSettingsFromEnv();
-      const { client, connection } = await connectClient(settings);
-      try {
-        const workflowId = pruneWorkflowId(plan.name, `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`);
+      await withTemporalClient(async (client, settings) => {
+        const workflowId = pruneWorkflowId(plan.name, uniqueRunSuffix());
         const handle = await client.workflow.start<typeof prune>(WORKFLOW_TYPES.prune, {
           taskQueue: settings.taskQueue,
           workflowId,
@@ -62,8 +59,6 @@ export function registerPruneCommand(program: Command): void {
         }
         if (options.json) printJson({ workflowId, ...result });
         else printPruneResult(result, workflowId);
-      } finally {
-        await connection.close();
-      }
+      });
     });
 }

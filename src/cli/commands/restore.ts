@@ -1,9 +1,8 @@
 /** `lifeboat restore ...`: start a disaster recovery, approve its recovery point, follow it, resume or abort it. */
-import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadPlanFile } from '../../plan/load';
-import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../../temporal/connection';
+import { uniqueRunSuffix, withTemporalClient } from '../../temporal/connection';
 import { WORKFLOW_TYPES } from '../../temporal/names';
 import {
   abortUpdate,
@@ -17,16 +16,6 @@ import {
 } from '../../temporal/recovery';
 import { OperationFailed, UsageError } from '../errors';
 import { formatTable, humanBytes, humanDuration, printJson } from '../output';
-
-async function withClient<T>(action: (client: Client, settings: TemporalSettings) => Promise<T>): Promise<T> {
-  const settings = temporalSettingsFromEnv();
-  const { client, connection } = await connectClient(settings);
-  try {
-    return await action(client, settings);
-  } finally {
-    await connection.close();
-  }
-}
 
 /** Sends an update; a validator's rejection is bad input (exit 2) with its reason. */
 async function sendUpdate(client: Client, workflowId: string, send: (handle: ReturnType<Client['workflow']['getHandle']>) => Promise<RecoveryStatus>, what: string): Promise<RecoveryStatus> {
@@ -73,19 +62,18 @@ export function registerRestoreCommands(program: Command): void {
     .option('--dry-run', 'stop after the gate and show what would be restored from where')
     .option('--json', 'print as JSON')
     .action(async (options: { plan: string; at?: string; set?: string; required?: number; dryRun?: boolean; json?: boolean }) => {
-      const { plan, revision } = await loadPlanFile(options.plan);
+      const { plan } = await loadPlanFile(options.plan);
       if (options.at && options.set) throw new UsageError('give --at or --set, not both');
       if (options.at && Number.isNaN(Date.parse(options.at))) throw new UsageError(`--at ${options.at} is not a timestamp (e.g. 2026-11-21T08:35:00.123Z)`);
       if (options.required !== undefined && !(options.required >= 1)) throw new UsageError('--required must be a whole number of at least 1');
       const input: DisasterRecoveryInput = {
         plan,
-        planRevision: revision,
         target: options.at || options.set ? { timestamp: options.at, setId: options.set } : undefined,
         approvals: options.required ? { required: options.required } : undefined,
         dryRun: options.dryRun,
       };
-      await withClient(async (client, settings) => {
-        const workflowId = recoveryWorkflowId(plan.name, `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`);
+      await withTemporalClient(async (client, settings) => {
+        const workflowId = recoveryWorkflowId(plan.name, uniqueRunSuffix());
         await client.workflow.start(WORKFLOW_TYPES.disasterRecovery, { taskQueue: settings.taskQueue, workflowId, args: [input] });
         if (options.json) return printJson({ workflowId });
         console.log(`started ${WORKFLOW_TYPES.disasterRecovery} ${workflowId}`);
@@ -101,7 +89,7 @@ export function registerRestoreCommands(program: Command): void {
     .requiredOption('--as <name>', 'your name, as the approvers list has it')
     .option('--comment <text>', 'why')
     .action(async (workflowId: string, options: { timestamp: string; as: string; comment?: string }) => {
-      await withClient(async (client) => {
+      await withTemporalClient(async (client) => {
         const status = await sendUpdate(client, workflowId, (handle) => handle.executeUpdate(approveRecoveryPointUpdate, { args: [{ timestamp: options.timestamp, approver: options.as, comment: options.comment }] }), 'approval');
         const count = status.approvals.filter((approval) => Date.parse(approval.timestamp) === Date.parse(options.timestamp)).length;
         console.log(status.agreed ? `agreed: recovering to ${status.agreed.timestamp} (set ${status.agreed.setId})` : `approval recorded: ${count} of ${status.required} for ${options.timestamp}`);
@@ -115,7 +103,7 @@ export function registerRestoreCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .option('--watch', 'follow until the recovery ends')
     .action(async (workflowId: string, options: { json?: boolean; watch?: boolean }) => {
-      await withClient(async (client) => {
+      await withTemporalClient(async (client) => {
         const handle = client.workflow.getHandle(workflowId);
         for (;;) {
           const description = await handle.describe();
@@ -151,7 +139,7 @@ export function registerRestoreCommands(program: Command): void {
     .requiredOption('--as <name>', 'your name')
     .action(async (workflowId: string, options: { action: string; as: string }) => {
       if (!['retry', 'skip', 'abort'].includes(options.action)) throw new UsageError(`--action must be retry, skip or abort, not "${options.action}"`);
-      await withClient(async (client) => {
+      await withTemporalClient(async (client) => {
         await sendUpdate(client, workflowId, (handle) => handle.executeUpdate(resumeUpdate, { args: [{ by: options.as, action: options.action as 'retry' | 'skip' | 'abort' }] }), 'resume');
         console.log(`resume (${options.action}) accepted`);
       });
@@ -164,7 +152,7 @@ export function registerRestoreCommands(program: Command): void {
     .requiredOption('--as <name>', 'your name')
     .requiredOption('--reason <text>', 'why')
     .action(async (workflowId: string, options: { as: string; reason: string }) => {
-      await withClient(async (client) => {
+      await withTemporalClient(async (client) => {
         await sendUpdate(client, workflowId, (handle) => handle.executeUpdate(abortUpdate, { args: [{ by: options.as, reason: options.reason }] }), 'abort');
         console.log('abort accepted');
       });

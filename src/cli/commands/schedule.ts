@@ -3,21 +3,18 @@ import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadPlanFile } from '../../plan/load';
 import { planStatuses, type PlanStatus } from '../../repository/planStatus';
-import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../../temporal/connection';
+import { withTemporalClient, type TemporalSettings } from '../../temporal/connection';
 import { applyPlanSchedule, appliedPlanOf, cadenceMs, describePlanSchedule, listPlanSchedules, PlanHasNoScheduleError, ScheduleMissingError, scheduleIdFor } from '../../temporal/schedules';
 import { UsageError } from '../errors';
 import { formatTable, humanDuration, printJson } from '../output';
 
-async function withClient<T>(action: (client: Client, settings: TemporalSettings) => Promise<T>): Promise<T> {
-  const settings = temporalSettingsFromEnv();
-  const { client, connection } = await connectClient(settings);
+/** A missing schedule, or a plan without one, is bad input (exit 2), not a failure. */
+async function withScheduleClient<T>(action: (client: Client, settings: TemporalSettings) => Promise<T>): Promise<T> {
   try {
-    return await action(client, settings);
+    return await withTemporalClient(action);
   } catch (error) {
     if (error instanceof ScheduleMissingError || error instanceof PlanHasNoScheduleError) throw new UsageError(error.message);
     throw error;
-  } finally {
-    await connection.close();
   }
 }
 
@@ -39,7 +36,7 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (file: string) => {
       const loaded = await loadPlanFile(file);
       if (!loaded.plan.schedule) throw new UsageError(new PlanHasNoScheduleError(loaded.plan.name).message);
-      await withClient(async (client, settings) => {
+      await withScheduleClient(async (client, settings) => {
         const outcome = await applyPlanSchedule(client, loaded.plan, loaded.revision, settings.taskQueue);
         console.log(`schedule ${scheduleIdFor(loaded.plan.name)} ${outcome} (plan revision ${loaded.revision}, task queue ${settings.taskQueue})`);
       });
@@ -51,7 +48,7 @@ export function registerScheduleCommands(program: Command): void {
     .description('every Lifeboat schedule: plan, revision, cadence, paused, next run')
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
-      await withClient(async (client) => {
+      await withScheduleClient(async (client) => {
         const rows = (await listPlanSchedules(client)).map((description) => {
           const applied = appliedPlanOf(description);
           return {
@@ -82,7 +79,7 @@ export function registerScheduleCommands(program: Command): void {
     .option('--reason <text>', 'why (shown in `schedule list` and the Web UI)')
     .action(async (planArgument: string, options: { reason?: string }) => {
       const name = await planName(planArgument);
-      await withClient(async (client) => {
+      await withScheduleClient(async (client) => {
         await describePlanSchedule(client, name);
         await client.schedule.getHandle(scheduleIdFor(name)).pause(options.reason ?? 'paused with lifeboat schedule pause');
         console.log(`schedule ${scheduleIdFor(name)} paused`);
@@ -94,7 +91,7 @@ export function registerScheduleCommands(program: Command): void {
     .argument('<plan>', 'plan name or plan file')
     .action(async (planArgument: string) => {
       const name = await planName(planArgument);
-      await withClient(async (client) => {
+      await withScheduleClient(async (client) => {
         await describePlanSchedule(client, name);
         await client.schedule.getHandle(scheduleIdFor(name)).unpause('resumed with lifeboat schedule resume');
         console.log(`schedule ${scheduleIdFor(name)} resumed`);
@@ -106,7 +103,7 @@ export function registerScheduleCommands(program: Command): void {
     .argument('<plan>', 'plan name or plan file')
     .action(async (planArgument: string) => {
       const name = await planName(planArgument);
-      await withClient(async (client) => {
+      await withScheduleClient(async (client) => {
         const description = await describePlanSchedule(client, name);
         // The SDK's trigger defaults to ALLOW_ALL, which would let two backups of one plan overlap.
         await client.schedule.getHandle(scheduleIdFor(name)).trigger(description.policies.overlap);
@@ -119,7 +116,7 @@ export function registerScheduleCommands(program: Command): void {
     .description('every applied plan: newest complete set, its age against the cadence, STALE when overdue')
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
-      await withClient(async (client) => {
+      await withScheduleClient(async (client) => {
         const statuses = await planStatuses(client);
         if (options.json) return printJson(statuses);
         if (statuses.length === 0) return console.log('no applied plans: apply one with `lifeboat plan apply FILE`');

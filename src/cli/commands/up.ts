@@ -13,7 +13,7 @@ import { ensureTemporalCli } from '../../embedded/temporalCli';
 import { startDownloadedDevServer, startTemporalDevServer, type TemporalDevServerHandle } from '../../embedded/temporalDevServer';
 import { findGo } from '../../embedded/binaries';
 import { loadPlanFile } from '../../plan/load';
-import { connectClient } from '../../temporal/connection';
+import { connectClient, uniqueRunSuffix } from '../../temporal/connection';
 import { backupWorkflowId, DEFAULT_TASK_QUEUE, WORKFLOW_TYPES } from '../../temporal/names';
 import { humanBytes } from '../output';
 
@@ -89,7 +89,7 @@ export function registerUpCommand(program: Command): void {
 
         const { client, connection } = await connectClient(settings);
         cleanups.push(() => connection.close());
-        const workflowId = backupWorkflowId(plan.name, Date.now().toString(36));
+        const workflowId = backupWorkflowId(plan.name, uniqueRunSuffix());
         say(`backing up plan "${plan.name}" (${plan.components.map((component) => component.name).join(', ')}): workflow ${workflowId}`);
         const result = (await client.workflow.execute(WORKFLOW_TYPES.backupPlan, {
           taskQueue: settings.taskQueue,
