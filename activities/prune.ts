@@ -4,10 +4,11 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { isSetId, manifestKey, setIdTime, setPrefix } from '../src/catalog/manifest';
-import { isStillRemovable, selectRetention, type RetentionSelection } from '../src/catalog/retention';
+import { holdLockedSets, isStillRemovable, selectRetention, type RetentionSelection } from '../src/catalog/retention';
 import type { Plan, Retention } from '../src/plan/schema';
 import { listBackupSets } from '../src/repository/backupSets';
 import { createStore, type BackupStore } from '../src/stores';
+import { deleteAllVersions, lockedStore, lockedUntil, ObjectLockedError } from '../src/stores/objectLock';
 import { toApplicationFailure } from './failures';
 
 /** What retention decided for one set, with the objects the set holds. */
@@ -36,6 +37,8 @@ export interface PrunePlan {
   remove: string[];
   warnings: string[];
   totals: { sets: number; keep: number; remove: number; removeObjects: number; removeBytes: number };
+  /** Sets retention would remove but whose object lock has not expired (kept, reported, not errors), newest first. */
+  locked?: { setId: string; until: string }[];
 }
 
 export interface PlanPruneInput {
@@ -69,6 +72,8 @@ function retentionOf(plan: Plan): Retention {
 
 interface Evaluation {
   selection: RetentionSelection;
+  /** Retention dates of sets held back by their object lock. */
+  locked: Map<string, Date>;
   /** Objects and bytes stored under each set id. */
   usage: Map<string, { objects: number; bytes: number }>;
 }
@@ -92,11 +97,21 @@ async function evaluate(store: BackupStore, plan: Plan, retention: Retention, no
       })),
       // A listed manifest that could not be read makes the set "incomplete" with complete: true.
       incomplete: listing.incomplete.map((set) => ({ setId: set.setId, time: setIdTime(set.setId), ...(set.complete ? { manifestProblem: set.reason } : {}) })),
+      failedVerification: listing.failedVerification.map(({ manifest, mark }) => ({ setId: manifest.setId, time: setIdTime(manifest.setId), reason: mark.reason })),
     },
     retention,
     now,
   );
-  return { selection, usage };
+  // With object lock, a set whose retention has not expired cannot be deleted: it is held, not failed.
+  const locked = new Map<string, Date>();
+  const lockingStore = lockedStore(store);
+  if (lockingStore) {
+    for (const set of selection.remove) {
+      const until = await lockedUntil(lockingStore, setPrefix(plan.name, set.setId), now);
+      if (until) locked.set(set.setId, until);
+    }
+  }
+  return { selection: holdLockedSets(selection, locked, now), locked, usage };
 }
 
 export async function planPrune(input: PlanPruneInput): Promise<PrunePlan> {
@@ -110,7 +125,7 @@ export async function planPrune(input: PlanPruneInput): Promise<PrunePlan> {
   } catch (error) {
     throw toApplicationFailure(error, 'prune');
   }
-  const { selection, usage } = evaluation;
+  const { selection, usage, locked } = evaluation;
   const sizeOf = (setId: string) => usage.get(setId) ?? { objects: 0, bytes: 0 };
   const sets: PruneSetDecision[] = [
     ...selection.keep.map((set) => ({ ...set, action: 'keep' as const, ...sizeOf(set.setId) })),
@@ -125,6 +140,7 @@ export async function planPrune(input: PlanPruneInput): Promise<PrunePlan> {
     sets,
     remove: removing.map((set) => set.setId),
     warnings: selection.warnings,
+    locked: [...locked].map(([setId, until]) => ({ setId, until: until.toISOString() })).sort((a, b) => (a.setId < b.setId ? 1 : -1)),
     totals: {
       sets: sets.length,
       keep: sets.length - removing.length,
@@ -171,10 +187,22 @@ export async function applyPrune(input: ApplyPruneInput): Promise<ApplyPruneResu
       const keys: string[] = [];
       for await (const object of store.list(setPrefix(plan.name, setId))) keys.push(object.key);
       const manifest = manifestKey(plan.name, setId);
-      for (const key of [manifest, ...keys.filter((key) => key !== manifest)]) {
-        await store.delete(key);
-        if (keys.includes(key)) objectsDeleted += 1;
-        context.heartbeat(progress());
+      const lockingStore = lockedStore(store);
+      if (lockingStore) {
+        // Versioned (object lock): deleting a key only adds a delete marker; every version is deleted by id.
+        try {
+          objectsDeleted += await deleteAllVersions(lockingStore, setPrefix(plan.name, setId), manifest, () => context.heartbeat(progress()));
+        } catch (error) {
+          if (!(error instanceof ObjectLockedError)) throw error;
+          result.skipped.push({ setId, reason: `locked: ${error.message}` });
+          continue;
+        }
+      } else {
+        for (const key of [manifest, ...keys.filter((key) => key !== manifest)]) {
+          await store.delete(key);
+          if (keys.includes(key)) objectsDeleted += 1;
+          context.heartbeat(progress());
+        }
       }
       context.log.info('backup set pruned', { plan: plan.name, setId, objects: keys.length });
       result.removed.push({ setId, objects: keys.length });

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client } from 'pg';
 import { checkRecordedOrder, setIdTime, type Manifest } from '../src/catalog/manifest';
+import { describeVerifyFailure, type VerifyFailedMark } from '../src/catalog/verifyMark';
 import { engineFor } from '../src/engines';
 import { decompressor } from '../src/engines/compression';
 import { liveRowCounts } from '../src/engines/postgres';
@@ -49,14 +50,14 @@ export async function listRecoveryCandidates(input: ListRecoveryCandidatesInput)
   let checking = '';
   return withHeartbeat(() => ({ checking }), async () => {
     const store = createStore(input.plan.store);
-    const { complete } = await listBackupSets(store, input.plan.name);
+    const { complete, failedVerification } = await listBackupSets(store, input.plan.name);
     const matching = complete
       .filter((manifest) => !input.target?.setId || manifest.setId === input.target.setId)
       .filter((manifest) => !input.target?.timestamp || Date.parse(manifest.startedAt) === Date.parse(input.target.timestamp))
       .reverse()
       .slice(0, CANDIDATE_LIMIT);
     const candidates: RecoveryCandidate[] = [];
-    const rejected: { setId: string; reason: string }[] = [];
+    const rejected: { setId: string; reason: string }[] = excludedAsFailed(failedVerification, input.target);
     for (const manifest of matching) {
       checking = manifest.setId;
       const order = checkRecordedOrder(manifest);
@@ -74,6 +75,15 @@ export async function listRecoveryCandidates(input: ListRecoveryCandidatesInput)
     }
     return { candidates, rejected };
   });
+}
+
+/** Sets `backup verify` marked as failed, newest first: never candidates, listed with why. */
+function excludedAsFailed(failed: { manifest: Manifest; mark: VerifyFailedMark }[], target: ListRecoveryCandidatesInput['target']): { setId: string; reason: string }[] {
+  return failed
+    .filter(({ manifest }) => !target?.setId || manifest.setId === target.setId)
+    .filter(({ manifest }) => !target?.timestamp || Date.parse(manifest.startedAt) === Date.parse(target.timestamp))
+    .reverse()
+    .map(({ manifest, mark }) => ({ setId: manifest.setId, reason: `${describeVerifyFailure(mark)} (marked by backup verify)` }));
 }
 
 function toCandidate(manifest: Manifest): RecoveryCandidate {

@@ -29,6 +29,11 @@
  * - An incomplete set (no manifest) younger than a day is kept: its backup may still be writing. Older ones are
  *   abandoned and removed. A set whose manifest exists but cannot be read (corrupt, or written by a newer
  *   Lifeboat) is never removed: an operator should look at it.
+ * - A set that `backup verify` marked as failed (verify-failed.json) is not counted by the keep rules (it
+ *   cannot be restored, so it must not displace a good set). It is kept for inspection while it is no older
+ *   than the oldest kept complete set, and removed once it is older than all of them.
+ * - With object lock (`holdLockedSets`), a set chosen for removal whose retention date has not passed is kept,
+ *   with the reason "locked until <date>", and removed by the first prune after that date.
  */
 import type { Retention } from '../plan/schema';
 
@@ -47,9 +52,18 @@ export interface IncompleteSetSummary {
   manifestProblem?: string;
 }
 
+export interface FailedVerificationSummary {
+  setId: string;
+  time: Date;
+  /** Why `backup verify` marked the set. */
+  reason: string;
+}
+
 export interface RetentionInput {
   complete: CompleteSetSummary[];
   incomplete: IncompleteSetSummary[];
+  /** Sets marked by `backup verify` (verify-failed.json): never counted by the keep rules. */
+  failedVerification?: FailedVerificationSummary[];
 }
 
 /** The plan's retention block; `timezone` may be left out (UTC), as in the plan file. */
@@ -288,7 +302,8 @@ export function selectRetention(input: RetentionInput, policy: RetentionPolicy, 
   // Safety rules.
   if (complete.length > 0) keepFor(complete[0].setId, NEWEST_COMPLETE_REASON);
   const warnings: string[] = [];
-  const present = new Set([...complete, ...incomplete].map((set) => set.setId));
+  const failed = newestFirst(input.failedVerification ?? []);
+  const present = new Set([...complete, ...incomplete, ...failed].map((set) => set.setId));
   const dependsOn = new Map(complete.map((set) => [set.setId, set.dependsOn]));
   const pending = complete.filter((set) => reasons.has(set.setId)).map((set) => set.setId);
   const visited = new Set<string>();
@@ -310,13 +325,24 @@ export function selectRetention(input: RetentionInput, policy: RetentionPolicy, 
     if (set.manifestProblem !== undefined) keepFor(set.setId, `manifest unreadable, left for an operator to inspect: ${set.manifestProblem}`);
     else if (now.getTime() - set.time.getTime() < INCOMPLETE_GRACE_MS) keepFor(set.setId, YOUNG_INCOMPLETE_REASON);
   }
+  const keptComplete = complete.filter((set) => reasons.has(set.setId));
+  const oldestKept = keptComplete.at(-1)?.time.getTime();
+  for (const set of failed) {
+    if (oldestKept === undefined || set.time.getTime() >= oldestKept) keepFor(set.setId, `failed verification (${set.reason}), kept for inspection while within the kept history`);
+  }
+  const failedReasons = new Map(failed.map((set) => [set.setId, set.reason]));
 
   const selection: RetentionSelection = { keep: [], remove: [], warnings };
-  const all = newestFirst([...complete.map((set) => ({ ...set, complete: true })), ...incomplete.map((set) => ({ ...set, complete: false }))]);
+  const all = newestFirst([
+    ...complete.map((set) => ({ ...set, complete: true })),
+    ...incomplete.map((set) => ({ ...set, complete: false })),
+    ...failed.map((set) => ({ ...set, complete: true })),
+  ]);
   for (const set of all) {
     const kept = reasons.get(set.setId);
     const time = set.time.toISOString();
     if (kept) selection.keep.push({ setId: set.setId, time, complete: set.complete, reasons: kept });
+    else if (failedReasons.has(set.setId)) selection.remove.push({ setId: set.setId, time, complete: true, reason: `failed verification (${failedReasons.get(set.setId)}), older than every kept set` });
     else selection.remove.push({ setId: set.setId, time, complete: set.complete, reason: set.complete ? 'no keep rule matches' : 'incomplete, older than a day (abandoned)' });
   }
   return selection;
@@ -331,4 +357,25 @@ export function isStillRemovable(selection: RetentionSelection, setId: string): 
   if (selection.remove.some((set) => set.setId === setId)) return true;
   const kept = selection.keep.find((set) => set.setId === setId);
   return kept !== undefined && !kept.complete && kept.reasons.every((reason) => reason === YOUNG_INCOMPLETE_REASON);
+}
+
+/** The reason a set is kept only because its object lock has not expired. */
+export function lockedReason(until: Date): string {
+  return `locked until ${until.toISOString()}`;
+}
+
+/**
+ * Keeps every set chosen for removal whose object-lock retention date (from `lockedUntil`, by set id) is still
+ * after `now`: S3 would refuse to delete it. Such sets are reported, not errors; the first prune after the date
+ * removes them.
+ */
+export function holdLockedSets(selection: RetentionSelection, lockedUntil: ReadonlyMap<string, Date>, now: Date): RetentionSelection {
+  const held = selection.remove.filter((set) => (lockedUntil.get(set.setId)?.getTime() ?? 0) > now.getTime());
+  if (held.length === 0) return selection;
+  const heldIds = new Set(held.map((set) => set.setId));
+  const keep = [
+    ...selection.keep,
+    ...held.map((set) => ({ setId: set.setId, time: set.time, complete: set.complete, reasons: [lockedReason(lockedUntil.get(set.setId) as Date), `would be removed: ${set.reason}`] })),
+  ].sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : 0));
+  return { ...selection, keep, remove: selection.remove.filter((set) => !heldIds.has(set.setId)) };
 }

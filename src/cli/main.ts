@@ -11,6 +11,7 @@ import { registerPlanCommands } from './commands/plan';
 import { registerPruneCommand } from './commands/prune';
 import { registerRestoreCommands } from './commands/restore';
 import { registerScheduleCommands } from './commands/schedule';
+import { registerStoreCommands } from './commands/store';
 import { registerUpCommand } from './commands/up';
 import { registerWorkerCommand } from './commands/worker';
 import { EXIT, OperationFailed, UsageError } from './errors';
@@ -33,6 +34,7 @@ function buildProgram(): Command {
   registerPruneCommand(program);
   registerRestoreCommands(program);
   registerUpCommand(program);
+  registerStoreCommands(program);
   // Subcommands inherit the override so that usage errors exit 2, not commander's default 1.
   program.commands.forEach(function inherit(command: Command) {
     command.exitOverride();

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
-import type { HttpFacts } from '../catalog/manifest';
+import type { ComponentBackup, HttpFacts } from '../catalog/manifest';
 import { durationMs, type HttpComponent } from '../plan/schema';
 import { ComponentError, resolveEnvReference } from './errors';
 import type { ComponentDump, DumpContext, Engine } from './types';
@@ -367,12 +367,21 @@ class JsonLinesCheck {
   }
 }
 
+/** What the recorded content type says the body is: "application/json" and "+json" types, or NDJSON / JSON Lines. */
+export function bodyKindOfContentType(contentType: string | undefined): 'json' | 'ndjson' | undefined {
+  const type = contentType?.split(';')[0].trim().toLowerCase() ?? '';
+  if (/^application\/(x-)?(ndjson|jsonl|json-seq|jsonlines)$/.test(type)) return 'ndjson';
+  if (type === 'application/json' || /^[a-z]+\/[a-z0-9.+-]+\+json$/.test(type)) return 'json';
+  return undefined;
+}
+
 /**
- * Reads the artifact to its end (the caller checksums the same stream) and, when the plan declares the body
- * as json or ndjson, parses it. The manifest's content type is not passed here, hence the plan's `body`.
+ * Reads the artifact to its end (the caller checksums the same stream) and parses it when the plan declares
+ * the body as json or ndjson, or, when the plan says nothing, when the content type recorded at backup says so.
  */
-async function checkHttpArtifact(component: HttpComponent, artifact: Readable): Promise<void> {
-  const check = component.body === 'json' ? new JsonDocumentCheck() : component.body === 'ndjson' ? new JsonLinesCheck() : undefined;
+async function checkHttpArtifact(component: HttpComponent, artifact: Readable, recorded?: ComponentBackup): Promise<void> {
+  const kind = component.body ?? bodyKindOfContentType(recorded?.http?.contentType);
+  const check = kind === 'json' ? new JsonDocumentCheck() : kind === 'ndjson' ? new JsonLinesCheck() : undefined;
   for await (const chunk of artifact as AsyncIterable<Buffer>) check?.write(chunk);
   const problem = check?.end();
   if (problem) throw new ComponentError(component.name, `the artifact ${problem}`, false, 'ArtifactUnreadable');

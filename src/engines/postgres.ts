@@ -117,7 +117,12 @@ async function countRows(client: Client, kind: 'exact' | 'estimated'): Promise<R
 
 /** Exact rows per table ("schema.table") of a component's live database, e.g. to compare a restore with its manifest. */
 export async function liveRowCounts(component: PostgresComponent): Promise<Record<string, number>> {
-  const url = resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL');
+  return rowCountsAt(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'));
+}
+
+/** Exact rows per table of the database at `url` (e.g. a scratch copy restored by `backup verify --restore`). */
+export async function rowCountsAt(componentName: string, url: string): Promise<Record<string, number>> {
+  const component = { name: componentName };
   const connection = parsePostgresUrl(component.name, url);
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'lifeboat-verify' });
   client.on('error', () => undefined);
@@ -215,7 +220,12 @@ async function checkPostgresArtifact(component: PostgresComponent, artifact: Rea
  * that a retry replaces again. Other sessions are disconnected first (the service is scaled down by then).
  */
 async function restorePostgres(component: PostgresComponent, artifact: Readable): Promise<void> {
-  const url = resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL');
+  await restorePostgresDatabase(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'), artifact);
+}
+
+/** The restore itself, into the database `url` names (the component's own, or a scratch copy). */
+export async function restorePostgresDatabase(componentName: string, url: string, artifact: Readable): Promise<void> {
+  const component = { name: componentName };
   const connection = parsePostgresUrl(component.name, url);
   const maintenance = new URL(url);
   maintenance.pathname = '/postgres';

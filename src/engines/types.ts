@@ -41,8 +41,11 @@ export interface Engine<C extends Component = Component> {
   /** Compression used when the plan names none. */
   readonly defaultCompression: Compression;
   dump(component: C, context: DumpContext): Promise<ComponentDump>;
-  /** Reads a (decompressed) artifact stream to its end; throws a ComponentError when the engine cannot read it. */
-  checkArtifact(component: C, artifact: Readable): Promise<void>;
+  /**
+   * Reads a (decompressed) artifact stream to its end; throws a ComponentError when the engine cannot read it.
+   * `recorded` is the manifest's entry, for checks against what the backup recorded (content type, audit facts).
+   */
+  checkArtifact(component: C, artifact: Readable, recorded?: ComponentBackup): Promise<void>;
   /**
    * Replaces the component's live data with the (decompressed) artifact. The stream errors if its checksum
    * does not match, before its last bytes arrive: an engine must not commit anything until the stream ended.

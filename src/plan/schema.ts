@@ -26,6 +26,17 @@ export const localStoreSchema = z.strictObject({
   type: z.literal('local'),
   /** Directory that holds the backup sets; relative paths are resolved against the worker's working directory. */
   path: z.string().min(1),
+  /** Refused with a message that says why: only an S3 bucket with object lock can keep sets immutable. */
+  objectLock: z.never({ error: 'object lock needs an S3 store (a bucket created with object lock enabled): a local directory cannot keep backups immutable; remove objectLock or use store type s3' }).optional(),
+});
+
+/**
+ * Write every object with an S3 object-lock retention date (`days` from the write): "governance" can be
+ * lifted by a principal with s3:BypassGovernanceRetention, "compliance" by no one until the date.
+ */
+export const objectLockSchema = z.strictObject({
+  mode: z.enum(['governance', 'compliance']),
+  days: z.number().int().min(1).max(36_500),
 });
 
 export const s3StoreSchema = z.strictObject({
@@ -40,6 +51,8 @@ export const s3StoreSchema = z.strictObject({
   endpoint: z.url().optional(),
   region: z.string().min(1).optional(),
   forcePathStyle: z.boolean().optional(),
+  /** Immutable backups: see "Immutable backups" in the README. The bucket must have object lock enabled. */
+  objectLock: objectLockSchema.optional(),
 });
 
 export const storeSchema = z.discriminatedUnion('type', [localStoreSchema, s3StoreSchema]);
@@ -130,7 +143,7 @@ export const httpComponentSchema = z
     timeout: durationSchema.default('60s'),
     /**
      * What the body is, for `backup verify`: "json" (one document), "ndjson" (one JSON value per line) or
-     * "any" (not parsed; the default). Declared, not sniffed: verify does not see the recorded content type.
+     * "any" (not parsed). Left out, verify parses JSON when the content type recorded at backup says so.
      */
     body: z.enum(['json', 'ndjson', 'any']).optional(),
   })
@@ -245,6 +258,7 @@ export type PlanInput = z.input<typeof planSchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
 export type LocalStoreConfig = z.infer<typeof localStoreSchema>;
 export type S3StoreConfig = z.infer<typeof s3StoreSchema>;
+export type ObjectLockConfig = z.infer<typeof objectLockSchema>;
 export type Component = z.infer<typeof componentSchema>;
 export type ComponentType = Component['type'];
 export type PostgresComponent = z.infer<typeof postgresComponentSchema>;

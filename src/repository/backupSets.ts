@@ -5,12 +5,14 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkRecordedOrder, groupSets, manifestKey, manifestSchema, type ListedSet, type Manifest } from '../catalog/manifest';
+import { verifyFailedKey, type VerifyFailedMark } from '../catalog/verifyMark';
 import { engineFor } from '../engines';
 import { decompressor } from '../engines/compression';
 import { ComponentError } from '../engines/errors';
 import type { Plan } from '../plan/schema';
-import type { BackupStore } from '../stores/types';
+import { ObjectNotFoundError, type BackupStore } from '../stores/types';
 import { DigestStream } from './digest';
+import { readVerifyMark } from './verifyMarks';
 
 export class ManifestUnreadableError extends Error {
   constructor(key: string, reason: string) {
@@ -43,22 +45,28 @@ export interface BackupSetListing {
   complete: Manifest[];
   /** Sets without a manifest (still being written, or abandoned), or whose manifest is unreadable. */
   incomplete: (ListedSet & { reason: string })[];
+  /** Sets with a readable manifest that `backup verify` marked as failed (verify-failed.json): never offered for restore. */
+  failedVerification: { manifest: Manifest; mark: VerifyFailedMark }[];
 }
 
 export async function listBackupSets(store: BackupStore, plan: string): Promise<BackupSetListing> {
   const keys: string[] = [];
   for await (const object of store.list(`${plan}/`)) keys.push(object.key);
-  const listing: BackupSetListing = { complete: [], incomplete: [] };
+  const listing: BackupSetListing = { complete: [], incomplete: [], failedVerification: [] };
   for (const set of groupSets(plan, keys)) {
     if (!set.complete) {
       listing.incomplete.push({ ...set, reason: 'no manifest: the backup did not finish (or is still running)' });
       continue;
     }
+    let manifest: Manifest;
     try {
-      listing.complete.push(await readManifest(store, plan, set.setId));
+      manifest = await readManifest(store, plan, set.setId);
     } catch (error) {
       listing.incomplete.push({ ...set, reason: (error as Error).message });
+      continue;
     }
+    if (set.keys.includes(verifyFailedKey(plan, set.setId))) listing.failedVerification.push({ manifest, mark: await readVerifyMark(store, plan, set.setId) });
+    else listing.complete.push(manifest);
   }
   return listing;
 }
@@ -70,6 +78,8 @@ export interface ArtifactVerification {
   bytes: number;
   sha256: string;
   problems: string[];
+  /** Set when the store failed to serve the bytes (network, credentials): the artifact's state is unknown, not bad. */
+  storeError?: string;
 }
 
 export interface SetVerification {
@@ -92,16 +102,21 @@ async function digestObject(store: BackupStore, key: string): Promise<{ bytes: n
  * compressed bytes), and its engine must be able to read the decompressed content (for PostgreSQL,
  * `pg_restore --list`). Both checks read the same single stream. Sidecars are checked by checksum.
  */
-export async function verifyBackupSet(store: BackupStore, plan: Plan, manifest: Manifest): Promise<SetVerification> {
+export async function verifyBackupSet(store: BackupStore, plan: Plan, manifest: Manifest, options: { only?: ReadonlySet<string> } = {}): Promise<SetVerification> {
   const artifacts: ArtifactVerification[] = [];
   for (const recorded of manifest.components) {
+    if (options.only && !options.only.has(recorded.key)) continue; // not in this sample
     const result: ArtifactVerification = { component: recorded.name, key: recorded.key, ok: true, bytes: 0, sha256: '', problems: [] };
     const component = plan.components.find((candidate) => candidate.name === recorded.name);
     try {
       const digest = new DigestStream();
-      const source = await store.get(recorded.key);
+      const source = await store.get(recorded.key).catch((error: Error) => {
+        if (!(error instanceof ObjectNotFoundError)) result.storeError = error.message;
+        throw error;
+      });
+      source.once('error', (error: Error) => (result.storeError ??= error.message));
       const content = decompressor(recorded.compression);
-      const check = component ? engineFor(component).checkArtifact(component, content) : (async () => void content.resume())();
+      const check = component ? engineFor(component).checkArtifact(component, content, recorded) : (async () => void content.resume())();
       const engineProblem = check.then(
         () => undefined,
         (error: Error) => (error instanceof ComponentError ? error.message : `cannot check: ${error.message}`),

@@ -10,8 +10,9 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { addAbortSignal, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { S3StoreConfig } from '../plan/schema';
+import type { ObjectLockConfig, S3StoreConfig } from '../plan/schema';
 import { assertValidKey, InvalidKeyError } from './keys';
+import { objectLockParams, objectLockProblem } from './objectLockParams';
 import { ObjectNotFoundError, type BackupStore, type PutOptions, type StoredObject } from './types';
 
 const MiB = 1024 * 1024;
@@ -80,9 +81,11 @@ export class StoreAccessDeniedError extends StoreConfigurationError {
 export class S3Store implements BackupStore {
   readonly location: string;
   readonly client: S3Client;
-  private readonly bucket: string;
+  readonly bucket: string;
   /** "" or "<prefix>/": prepended to every key, stripped from every listed key. */
-  private readonly keyPrefix: string;
+  readonly keyPrefix: string;
+  /** When set, every object is written with this retention (src/stores/objectLock.ts). */
+  readonly objectLock?: ObjectLockConfig;
   private readonly partSize: number;
   private readonly endpointName: string;
 
@@ -90,6 +93,7 @@ export class S3Store implements BackupStore {
     this.bucket = config.bucket;
     this.keyPrefix = config.prefix ? `${config.prefix}/` : '';
     this.location = `s3://${config.bucket}${config.prefix ? `/${config.prefix}` : ''}`;
+    this.objectLock = config.objectLock;
     this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
     if (!Number.isInteger(this.partSize) || this.partSize < MIN_PART_SIZE) {
       throw new RangeError(`S3 part size must be a whole number of bytes, at least ${MIN_PART_SIZE}`);
@@ -152,7 +156,7 @@ export class S3Store implements BackupStore {
 
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: objectKey, Body: counter, ContentType: 'application/octet-stream' },
+      params: { Bucket: this.bucket, Key: objectKey, Body: counter, ContentType: 'application/octet-stream', ...objectLockParams(this.objectLock) },
       partSize,
       queueSize: 2,
       leavePartsOnError: false,
@@ -288,9 +292,11 @@ export class S3Store implements BackupStore {
   }
 
   /** Turns the S3 errors a person must fix into errors that say what to fix; passes the rest through. */
-  private describe(err: unknown, key: string): unknown {
+  describe(err: unknown, key: string): unknown {
     const name = errorName(err);
     if (name === '' || err instanceof StoreConfigurationError) return err;
+    const lockProblem = objectLockProblem(err, `bucket '${this.bucket}' at ${this.endpointName}`);
+    if (lockProblem) return new StoreConfigurationError(lockProblem, 'ObjectLockNotEnabled', { cause: err });
     const bucket = `bucket '${this.bucket}' at ${this.endpointName}`;
     const cause = { cause: err };
     switch (name) {

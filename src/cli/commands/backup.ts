@@ -2,14 +2,15 @@ import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporal
 import type { Command } from 'commander';
 import type { BackupProgress } from '../../../activities';
 import type { BackupPlanResult } from '../../../workflows';
-import { ObjectNotFoundError } from '../../stores/types';
-import { listBackupSets, readManifest, verifyBackupSet } from '../../repository/backupSets';
+import { describeVerifyFailure } from '../../catalog/verifyMark';
+import { listBackupSets } from '../../repository/backupSets';
 import { loadPlanFile } from '../../plan/load';
 import { createStore } from '../../stores';
 import { uniqueRunSuffix, withTemporalClient } from '../../temporal/connection';
 import { backupStatusQuery, backupWorkflowId, WORKFLOW_TYPES, type BackupStatus } from '../../temporal/names';
-import { OperationFailed, UsageError } from '../errors';
+import { OperationFailed } from '../errors';
 import { formatTable, humanBytes, humanDuration, printJson } from '../output';
+import { registerVerifyCommand } from './verify';
 
 /** Polls the workflow and prints component progress: rewritten in place on a terminal, plain lines otherwise. */
 async function followBackup(client: Client, handle: WorkflowHandle): Promise<void> {
@@ -95,36 +96,7 @@ export function registerBackupCommands(program: Command): void {
       });
     });
 
-  backup
-    .command('verify')
-    .description('re-read every artifact of a set: sha256, size and the engine check (pg_restore --list); exits 1 naming any failure')
-    .requiredOption('--plan <file>', 'plan file')
-    .argument('<set-id>', 'backup set id (see `lifeboat backups list`)')
-    .option('--json', 'print the verification as JSON')
-    .action(async (setId: string, options: { plan: string; json?: boolean }) => {
-      const { plan } = await loadPlanFile(options.plan);
-      const store = createStore(plan.store);
-      const manifest = await readManifest(store, plan.name, setId).catch((error: Error) => {
-        if (error instanceof ObjectNotFoundError) {
-          throw new UsageError(`no complete backup set "${setId}" for plan "${plan.name}" in ${store.location}: see \`lifeboat backups list --plan ${options.plan}\``);
-        }
-        throw error;
-      });
-      const verification = await verifyBackupSet(store, plan, manifest);
-      if (options.json) printJson(verification);
-      else {
-        for (const artifact of verification.artifacts) {
-          console.log(`${artifact.ok ? 'ok    ' : 'FAILED'} ${artifact.component} ${artifact.key} ${humanBytes(artifact.bytes)} sha256 ${artifact.sha256.slice(0, 16)}`);
-          for (const problem of artifact.problems) console.log(`         ${problem}`);
-        }
-        for (const problem of verification.problems) console.log(`FAILED order: ${problem}`);
-        console.log(verification.ok ? `set ${setId} verified` : `set ${setId} FAILED verification`);
-      }
-      if (!verification.ok) {
-        const failed = verification.artifacts.filter((artifact) => !artifact.ok).map((artifact) => artifact.key);
-        throw new OperationFailed(`verification failed${failed.length > 0 ? `: ${failed.join(', ')}` : ''}`);
-      }
-    });
+  registerVerifyCommand(backup);
 
   program
     .command('backups')
@@ -143,6 +115,7 @@ export function registerBackupCommands(program: Command): void {
           store: store.location,
           sets: listing.complete,
           incomplete: listing.incomplete.map(({ setId, reason }) => ({ setId, reason })),
+          failedVerification: listing.failedVerification.map(({ manifest, mark }) => ({ setId: manifest.setId, state: 'FAILED-VERIFY', reason: mark.reason, artifact: mark.artifact, at: mark.at })),
         });
         return;
       }
@@ -156,6 +129,9 @@ export function registerBackupCommands(program: Command): void {
             manifest.components.map((component) => [`  ${component.name}`, humanBytes(component.bytes), component.sha256, component.startedAt, component.completedAt]),
           ),
         );
+      }
+      for (const { manifest, mark } of listing.failedVerification) {
+        console.log(`${manifest.setId}  FAILED-VERIFY  ${describeVerifyFailure(mark)} (never offered for restore; \`backup verify\` clears the mark once the set passes again)`);
       }
       if (listing.incomplete.length > 0) {
         console.log(`${listing.incomplete.length} incomplete set(s), never offered for restore: ${listing.incomplete.map((set) => set.setId).join(', ')}`);

@@ -19,6 +19,7 @@ function printPruneResult(result: PruneResult, workflowId: string): void {
     );
   }
   for (const warning of result.warnings) console.log(`warning: ${warning}`);
+  for (const held of result.locked ?? []) console.log(`locked: ${held.setId} until ${held.until} (object lock): kept now, removed by the first prune after that date`);
   const { totals } = result;
   const removal = `${totals.remove} of ${totals.sets} set(s) (${totals.removeObjects} object(s), ${humanBytes(totals.removeBytes)})`;
   console.log(
