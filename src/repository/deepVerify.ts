@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { ComponentBackup, Manifest } from '../catalog/manifest';
-import type { VerifyFailedMark } from '../catalog/verifyMark';
+import { verifyFailedKey, type VerifyFailedMark } from '../catalog/verifyMark';
 import { decompressor } from '../engines/compression';
 import { ComponentError } from '../engines/errors';
 import { restoreIntoScratchDatabase } from '../engines/postgresScratch';
@@ -191,7 +191,8 @@ export async function verifySets(store: BackupStore, plan: Plan, manifests: read
           ...report.problems.map((problem) => ({ key: '', problem })),
         ],
       };
-      report.marked = await writeVerifyMark(store, plan.name, mark);
+      // An existing mark keeps the first evidence (and, under object lock, no new version is written per run).
+      report.marked = options.marked?.has(manifest.setId) ? verifyFailedKey(plan.name, manifest.setId) : await writeVerifyMark(store, plan.name, mark);
     } else if (report.ok && report.readAll && options.marked?.has(manifest.setId)) {
       await clearVerifyMark(store, plan.name, manifest.setId);
       report.cleared = true;

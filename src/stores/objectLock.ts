@@ -83,12 +83,18 @@ export async function lockedUntil(store: S3Store, prefix: string, now: Date = ne
   return latest;
 }
 
+/** How S3 refuses to delete a version under retention: AWS says AccessDenied, MinIO InvalidRequest "Object is WORM protected". */
+function isLockRefusal(err: unknown): boolean {
+  const name = (err as { name?: string }).name;
+  return name === 'AccessDenied' || (name === 'InvalidRequest' && /WORM|retention|object lock/i.test((err as Error).message));
+}
+
 /** Deletes one version by id; a version still under retention fails with ObjectLockedError. */
 export async function deleteObjectVersion(store: S3Store, version: ObjectVersion): Promise<void> {
   try {
     await store.client.send(new DeleteObjectCommand({ Bucket: store.bucket, Key: store.keyPrefix + version.key, VersionId: version.versionId }));
   } catch (err) {
-    if ((err as { name?: string }).name === 'AccessDenied') throw new ObjectLockedError(version.key, version.versionId, store.location, { cause: err });
+    if (isLockRefusal(err)) throw new ObjectLockedError(version.key, version.versionId, store.location, { cause: err });
     throw store.describe(err, version.key);
   }
 }
