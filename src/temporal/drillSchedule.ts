@@ -5,9 +5,8 @@
  */
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { Plan } from '../plan/schema';
-import { validatePlan } from '../plan/validate';
 import { WORKFLOW_TYPES } from './names';
-import { createOrUpdateSchedule, scheduleIdFor, ScheduleMissingError, scheduleTiming, type AppliedPlan } from './schedules';
+import { appliedPlanOf, createOrUpdateSchedule, scheduleIdFor, ScheduleMissingError, scheduleTiming, type AppliedPlan } from './schedules';
 
 const DRILL_SCHEDULE_SUFFIX = '.drill';
 
@@ -28,12 +27,7 @@ export class DrillScheduleMissingError extends ScheduleMissingError {
 
 /** The plan a drill schedule runs, like appliedPlanOf for backup schedules. */
 export function appliedDrillOf(description: ScheduleDescription): AppliedPlan | undefined {
-  const action = description.action;
-  if (action.type !== 'startWorkflow' || action.workflowType !== WORKFLOW_TYPES.restoreDrill) return undefined;
-  const input = action.args?.[0] as { plan?: unknown; planRevision?: string } | undefined;
-  const validation = validatePlan(input?.plan);
-  if (!validation.ok) return undefined;
-  return { plan: validation.plan, revision: input?.planRevision ?? 'unrecorded', taskQueue: action.taskQueue };
+  return appliedPlanOf(description, WORKFLOW_TYPES.restoreDrill);
 }
 
 /** Creates or updates the plan's drill schedule, or removes it when the plan no longer asks for one. Idempotent. */

@@ -81,9 +81,9 @@ export interface AppliedPlan {
   taskQueue: string;
 }
 
-export function appliedPlanOf(description: ScheduleDescription): AppliedPlan | undefined {
+export function appliedPlanOf(description: ScheduleDescription, workflowType: string = WORKFLOW_TYPES.backupPlan): AppliedPlan | undefined {
   const action = description.action;
-  if (action.type !== 'startWorkflow' || action.workflowType !== WORKFLOW_TYPES.backupPlan) return undefined;
+  if (action.type !== 'startWorkflow' || action.workflowType !== workflowType) return undefined;
   const input = action.args?.[0] as { plan?: unknown; planRevision?: string } | undefined;
   const validation = validatePlan(input?.plan);
   if (!validation.ok) return undefined;
