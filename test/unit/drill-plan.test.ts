@@ -2,8 +2,9 @@
 import { ComponentError } from '../../src/engines/errors';
 import { databaseIdentity, resolveSandboxes, sandboxUrl } from '../../src/engines/postgresSandbox';
 import { drillChecks, drilledComponents, notDrilledReason } from '../../src/plan/drill';
-import { parsePlanText, PlanError } from '../../src/plan/load';
+import { parsePlanText } from '../../src/plan/load';
 import type { Plan } from '../../src/plan/schema';
+import { planProblems as problems } from '../harness/plans';
 
 const base = `
 name: drilled
@@ -19,16 +20,6 @@ restore:
     - { component: ledger, sql: "select 2", expect: 2 }
     - { url: "http://app/health" }
 `;
-
-function problems(text: string): { path: string; message: string }[] {
-  try {
-    parsePlanText(text, 'plan.yaml');
-  } catch (error) {
-    if (error instanceof PlanError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected the plan to be invalid');
-}
 
 function parse(drill: string): Plan {
   return parsePlanText(`${base}drill:\n${drill}`, 'plan.yaml').plan;
