@@ -102,6 +102,9 @@ describe('restore drills', () => {
     const schedules = JSON.parse((await runCli(['schedule', 'list', '--json'], { env })).stdout) as { scheduleId: string; kind: string; plan?: string }[];
     expect(schedules.filter((row) => row.plan === name).map((row) => `${row.kind} ${row.scheduleId}`).sort()).toEqual([`backup lifeboat-${name}`, `drill lifeboat-${name}.drill`]);
     expect((await runCli(['plan', 'apply', file], { env })).stdout).toContain(`drill schedule lifeboat-${name}.drill unchanged`);
+    // `status` is about backups: the drill schedule is not a plan of its own there.
+    const statuses = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as { plan: string; scheduleId: string; error?: string }[];
+    expect(statuses.filter((status) => status.scheduleId.startsWith(`lifeboat-${name}`))).toEqual([expect.objectContaining({ plan: name, scheduleId: `lifeboat-${name}`, error: undefined })]);
 
     const triggered = await runCli(['schedule', 'trigger', name, '--drill'], { env });
     expect(triggered.code).toBe(0);
