@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { DrillRecord } from '../../src/catalog/drills';
 import type { PlanInput } from '../../src/plan/schema';
 import { createDatabase, runPgbenchInit, tempDir, testEnv, uniqueName } from '../harness/env';
-import { eventually, lifeboatEnv, runCli, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { eventually, historyText, lifeboatEnv, runCli, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
 import { metricValue, startWorkerWithMetrics } from '../harness/metrics';
 import { fingerprint, sql } from '../harness/postgres';
 
@@ -104,7 +104,7 @@ describe('restore drills', () => {
     expect((await runCli(['plan', 'apply', file], { env })).stdout).toContain(`drill schedule lifeboat-${name}.drill unchanged`);
     // `status` is about backups: the drill schedule is not a plan of its own there.
     const statuses = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as { plan: string; scheduleId: string; error?: string }[];
-    expect(statuses.filter((status) => status.scheduleId.startsWith(`lifeboat-${name}`))).toEqual([expect.objectContaining({ plan: name, scheduleId: `lifeboat-${name}`, error: undefined })]);
+    expect(statuses.filter((status) => status.scheduleId.startsWith(`lifeboat-${name}`)).map((status) => [status.plan, status.scheduleId, status.error ?? 'ok'])).toEqual([[name, `lifeboat-${name}`, 'ok']]);
 
     const triggered = await runCli(['schedule', 'trigger', name, '--drill'], { env });
     expect(triggered.code).toBe(0);
@@ -128,6 +128,9 @@ describe('restore drills', () => {
     expect(record.checks.every((check) => check.ok)).toBe(true);
     expect(record.checksNotRun).toEqual([expect.stringContaining('GET http://127.0.0.1:9/health')]);
     expect(record.cleanup).toEqual({ dropped: [expect.stringContaining(`"${database}_drill"`)], problems: [] });
+
+    // The sandbox URL (with its password) stayed in the worker.
+    expect(await historyText(temporal.client, record.workflowId)).not.toContain(testEnv().pgPassword);
 
     // No sandbox left behind; production untouched.
     expect(await databaseNames()).not.toContain(`${database}_drill`);
