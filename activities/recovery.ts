@@ -3,20 +3,21 @@
  * result. Thin adapters to the repository, engines and scalers; bytes stream store -> engine, never through
  * Temporal.
  */
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client } from 'pg';
-import { checkRecordedOrder, setIdTime, type Manifest } from '../src/catalog/manifest';
+import { checkRecordedOrder, setIdTime, type ComponentBackup, type Manifest } from '../src/catalog/manifest';
 import { describeVerifyFailure, type VerifyFailedMark } from '../src/catalog/verifyMark';
 import { engineFor } from '../src/engines';
 import { decompressor } from '../src/engines/compression';
-import { liveRowCounts } from '../src/engines/postgres';
+import { liveRowCountsAt } from '../src/engines/postgres';
 import { resolveEnvReference } from '../src/engines/errors';
-import type { Plan } from '../src/plan/schema';
+import type { Plan, PostgresComponent, SqlCheck } from '../src/plan/schema';
 import { listBackupSets, readManifest, verifyBackupSet } from '../src/repository/backupSets';
 import { VerifyingStream } from '../src/repository/digest';
 import { createScaler, scaledStateSchema, type ScaledState, type ScalingTarget } from '../src/scalers';
-import { createStore } from '../src/stores';
+import { createStore, type BackupStore } from '../src/stores';
 import type { RecoveryCandidate } from '../src/temporal/recovery';
 import { toApplicationFailure } from './failures';
 
@@ -27,7 +28,7 @@ const CANDIDATE_LIMIT = 5;
  * Runs an activity's work while heartbeating every second (with `details()`), so a long step on a live
  * worker never trips its heartbeat timeout, and maps failures to retryable or not.
  */
-async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>): Promise<T> {
+export async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>): Promise<T> {
   const context = Context.current();
   context.heartbeat(details());
   const timer = setInterval(() => context.heartbeat(details()), 1000);
@@ -128,20 +129,34 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
     );
   }
   const store = createStore(input.plan.store);
-  const manifest = await readManifest(store, input.plan.name, input.setId);
-  const backup = manifest.components.find((candidate) => candidate.name === component.name);
-  if (!backup) throw ApplicationFailure.nonRetryable(`set ${input.setId} has no artifact for component "${component.name}"`, 'ArtifactMissing');
+  const backup = await recordedArtifact(store, input.plan, input.setId, component.name);
   const verifying = new VerifyingStream(backup.key, backup.sha256, backup.bytes);
   return withHeartbeat(
     () => ({ component: component.name, bytes: verifying.bytes }),
     async () => {
-      // The artifact is opened before the target is touched: a store failure leaves the live data alone.
-      const source = await store.get(backup.key);
-      const content = decompressor(backup.compression);
-      await Promise.all([pipeline(source, verifying, content), engine.restore!(component, content)]);
+      await restoreFromArtifact(store, backup, verifying, (content) => engine.restore!(component, content));
       return { component: component.name, bytes: verifying.bytes, restored: true };
     },
   );
+}
+
+/** A component's artifact as the set's manifest records it; fails (not retryable) when the set has none. */
+export async function recordedArtifact(store: BackupStore, plan: Plan, setId: string, component: string): Promise<ComponentBackup> {
+  const manifest = await readManifest(store, plan.name, setId);
+  const backup = manifest.components.find((candidate) => candidate.name === component);
+  if (!backup) throw ApplicationFailure.nonRetryable(`set ${setId} has no artifact for component "${component}"`, 'ArtifactMissing');
+  return backup;
+}
+
+/**
+ * Streams a recorded artifact through `verifying` (its sha256 and size, last bytes held back until they
+ * match) and decompression into `restore`. The artifact is opened before `restore` starts: a store failure
+ * leaves the target alone.
+ */
+export async function restoreFromArtifact(store: BackupStore, backup: ComponentBackup, verifying: VerifyingStream, restore: (content: Readable) => Promise<void>): Promise<void> {
+  const source = await store.get(backup.key);
+  const content = decompressor(backup.compression);
+  await Promise.all([pipeline(source, verifying, content), restore(content)]);
 }
 
 export interface CheckResult {
@@ -163,6 +178,35 @@ async function queryFirstValue(url: string, sql: string): Promise<string> {
 }
 
 /**
+ * Every restored PostgreSQL table's row count against the manifest, then the SQL checks, on the databases
+ * `urlOf` names (the live ones after a recovery, the sandboxes in a drill); components it names no database
+ * for are left out. Results are appended to `results` as they come, for heartbeats.
+ */
+export async function checkRestoredData(plan: Plan, manifest: Manifest, checks: SqlCheck[], urlOf: (component: PostgresComponent) => string | undefined, results: CheckResult[]): Promise<void> {
+  for (const backup of manifest.components) {
+    const component = plan.components.find((candidate) => candidate.name === backup.name);
+    const url = component?.type === 'postgres' ? urlOf(component) : undefined;
+    if (!component || url === undefined || backup.postgres?.rowCountsKind !== 'exact') continue;
+    const restored = await liveRowCountsAt(component.name, url);
+    for (const [table, expected] of Object.entries(backup.postgres.rowCounts)) {
+      const actual = restored[table];
+      results.push({ check: `${component.name}: rows in ${table}`, ok: actual === expected, detail: `${actual ?? 'table missing'} (manifest: ${expected})` });
+    }
+  }
+  for (const check of checks) {
+    const component = plan.components.find((candidate) => candidate.name === check.component);
+    if (component?.type !== 'postgres') {
+      results.push({ check: `${check.component}: ${check.sql}`, ok: false, detail: `"${check.component}" is not a postgres component` });
+      continue;
+    }
+    const url = urlOf(component);
+    if (url === undefined) continue;
+    const actual = await queryFirstValue(url, check.sql);
+    results.push({ check: `${check.component}: ${check.sql}`, ok: actual === String(check.expect), detail: `${actual} (expected ${String(check.expect)})` });
+  }
+}
+
+/**
  * After the restore: every PostgreSQL table's row count against the manifest, then the plan's SQL checks.
  * After scale-up (`service`): the plan's HTTP checks. Any failed check fails the activity, naming it.
  */
@@ -172,25 +216,8 @@ export async function runRecoveryChecks(input: { plan: Plan; setId: string; stag
     const checks = input.plan.restore?.checks ?? [];
     if (input.stage === 'data') {
       const manifest = await readManifest(createStore(input.plan.store), input.plan.name, input.setId);
-      for (const backup of manifest.components) {
-        const component = input.plan.components.find((candidate) => candidate.name === backup.name);
-        if (component?.type !== 'postgres' || backup.postgres?.rowCountsKind !== 'exact') continue;
-        const restored = await liveRowCounts(component);
-        for (const [table, expected] of Object.entries(backup.postgres.rowCounts)) {
-          const actual = restored[table];
-          results.push({ check: `${component.name}: rows in ${table}`, ok: actual === expected, detail: `${actual ?? 'table missing'} (manifest: ${expected})` });
-        }
-      }
-      for (const check of checks) {
-        if (!('sql' in check)) continue;
-        const component = input.plan.components.find((candidate) => candidate.name === check.component);
-        if (component?.type !== 'postgres') {
-          results.push({ check: `${check.component}: ${check.sql}`, ok: false, detail: `"${check.component}" is not a postgres component` });
-          continue;
-        }
-        const actual = await queryFirstValue(resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'), check.sql);
-        results.push({ check: `${check.component}: ${check.sql}`, ok: actual === String(check.expect), detail: `${actual} (expected ${String(check.expect)})` });
-      }
+      const sqlChecks = checks.filter((check): check is SqlCheck => 'sql' in check);
+      await checkRestoredData(input.plan, manifest, sqlChecks, (component) => resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'), results);
     } else {
       for (const check of checks) {
         if (!('url' in check)) continue;

@@ -4,3 +4,4 @@ export type { BackupPlanInput, BackupPlanResult } from './backupPlan';
 export { prune } from './prune';
 export type { PruneInput, PruneResult } from './prune';
 export { disasterRecovery } from './disasterRecovery';
+export { restoreDrill } from './restoreDrill';

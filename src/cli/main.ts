@@ -14,6 +14,7 @@ import { registerScheduleCommands } from './commands/schedule';
 import { registerStoreCommands } from './commands/store';
 import { registerUpCommand } from './commands/up';
 import { registerWorkerCommand } from './commands/worker';
+import { registerDrillCommands } from './commands/drill';
 import { EXIT, OperationFailed, UsageError } from './errors';
 
 function packageVersion(): string {
@@ -35,6 +36,7 @@ function buildProgram(): Command {
   registerRestoreCommands(program);
   registerUpCommand(program);
   registerStoreCommands(program);
+  registerDrillCommands(program);
   // Subcommands inherit the override so that usage errors exit 2, not commander's default 1.
   program.commands.forEach(function inherit(command: Command) {
     command.exitOverride();

@@ -117,20 +117,19 @@ async function countRows(client: Client, kind: 'exact' | 'estimated'): Promise<R
 
 /** Exact rows per table ("schema.table") of a component's live database, e.g. to compare a restore with its manifest. */
 export async function liveRowCounts(component: PostgresComponent): Promise<Record<string, number>> {
-  return rowCountsAt(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'));
+  return liveRowCountsAt(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'));
 }
 
-/** Exact rows per table of the database at `url` (e.g. a scratch copy restored by `backup verify --restore`). */
-export async function rowCountsAt(componentName: string, url: string): Promise<Record<string, number>> {
-  const component = { name: componentName };
-  const connection = parsePostgresUrl(component.name, url);
+/** Exact rows per table of the database at `url` (a component's live database or its drill sandbox). */
+export async function liveRowCountsAt(component: string, url: string): Promise<Record<string, number>> {
+  const connection = parsePostgresUrl(component, url);
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'lifeboat-verify' });
   client.on('error', () => undefined);
   try {
     await client.connect();
     return await countRows(client, 'exact');
   } catch (error) {
-    throw classifyPostgresError(component.name, connection, error);
+    throw classifyPostgresError(component, connection, error);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -223,24 +222,32 @@ async function restorePostgres(component: PostgresComponent, artifact: Readable)
   await restorePostgresDatabase(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'), artifact);
 }
 
-/** The restore itself, into the database `url` names (the component's own, or a scratch copy). */
-export async function restorePostgresDatabase(componentName: string, url: string, artifact: Readable): Promise<void> {
-  const component = { name: componentName };
-  const connection = parsePostgresUrl(component.name, url);
+/** Runs statements on the server's maintenance database ("postgres") about the database `url` names. */
+async function onMaintenanceDatabase(component: string, url: string, statements: (database: string) => string[]): Promise<void> {
+  const connection = parsePostgresUrl(component, url);
   const maintenance = new URL(url);
   maintenance.pathname = '/postgres';
   const admin = new Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: 10_000, application_name: 'lifeboat-restore' });
   admin.on('error', () => undefined);
   try {
     await admin.connect();
-    const database = admin.escapeIdentifier(connection.database);
-    await admin.query(`drop database if exists ${database} with (force)`);
-    await admin.query(`create database ${database}`);
+    for (const statement of statements(admin.escapeIdentifier(connection.database))) await admin.query(statement);
   } catch (error) {
-    throw classifyPostgresError(component.name, connection, error);
+    throw classifyPostgresError(component, connection, error);
   } finally {
     await admin.end().catch(() => undefined);
   }
+}
+
+/** Drops the database `url` names, disconnecting its sessions (a drill's sandbox afterwards). */
+export async function dropPostgresDatabase(component: string, url: string): Promise<void> {
+  await onMaintenanceDatabase(component, url, (database) => [`drop database if exists ${database} with (force)`]);
+}
+
+/** restorePostgres into the database at `url`, which need not be the component's own (a drill's sandbox). */
+export async function restorePostgresDatabase(component: string, url: string, artifact: Readable): Promise<void> {
+  const connection = parsePostgresUrl(component, url);
+  await onMaintenanceDatabase(component, url, (database) => [`drop database if exists ${database} with (force)`, `create database ${database}`]);
   const restore = spawnWithInput(
     postgresTool('pg_restore'),
     ['--single-transaction', '--exit-on-error', '--no-password', `--dbname=${connection.urlWithoutPassword}`],
@@ -254,10 +261,10 @@ export async function restorePostgresDatabase(componentName: string, url: string
     const refused = exited.status === 'rejected' && exited.reason instanceof ProcessFailedError && exited.reason.exitCode !== null ? exited.reason : undefined;
     if (refused) {
       const permanent = /role .* does not exist|extension .* is not available|permission denied|could not open extension control file/i.test(refused.stderr);
-      throw new ComponentError(component.name, `pg_restore failed: ${refused.stderr || refused.message}`, !permanent, 'RestoreFailed');
+      throw new ComponentError(component, `pg_restore failed: ${refused.stderr || refused.message}`, !permanent, 'RestoreFailed');
     }
     const reason = fed.status === 'rejected' ? fed.reason : (exited as PromiseRejectedResult).reason;
-    throw new ComponentError(component.name, `restore stream failed: ${(reason as Error).message}`, true, 'RestoreFailed');
+    throw new ComponentError(component, `restore stream failed: ${(reason as Error).message}`, true, 'RestoreFailed');
   }
 }
 

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { Client } from 'pg';
 import type { PostgresComponent } from '../plan/schema';
 import { ComponentError, resolveEnvReference } from './errors';
-import { classifyPostgresError, parsePostgresUrl, restorePostgresDatabase, rowCountsAt } from './postgres';
+import { classifyPostgresError, parsePostgresUrl, restorePostgresDatabase, liveRowCountsAt } from './postgres';
 
 /** PostgreSQL truncates identifiers to 63 bytes: the random suffix must survive. */
 const MAX_IDENTIFIER = 63;
@@ -58,7 +58,7 @@ export async function restoreIntoScratchDatabase(component: PostgresComponent, a
   let failure: unknown;
   try {
     await restorePostgresDatabase(component.name, scratchUrl, artifact);
-    outcome = { database, rowCounts: await rowCountsAt(component.name, scratchUrl) };
+    outcome = { database, rowCounts: await liveRowCountsAt(component.name, scratchUrl) };
   } catch (error) {
     failure = error;
     artifact.destroy();

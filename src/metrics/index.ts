@@ -5,6 +5,8 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ComponentBackup, Manifest } from '../catalog/manifest';
 import type { PlanStatus } from '../repository/planStatus';
+import type { DrillRecord } from '../catalog/drills';
+import type { DrillStatus } from '../repository/drillStatus';
 
 export const registry = new Registry();
 
@@ -57,5 +59,41 @@ export function recordPlanStatuses(statuses: PlanStatus[]): void {
     if (status.lastCompletedAt) metrics.lastSuccess.set(labels, seconds(status.lastCompletedAt));
     if (status.staleAfterMs !== undefined) metrics.staleAfter.set(labels, status.staleAfterMs / 1000);
     metrics.stale.set(labels, status.stale ? 1 : 0);
+  }
+}
+
+/** Restore drills (see README "Restore drills"); the Grafana dashboard and the drill alerts use them. */
+export const drillMetrics = {
+  lastSuccess: new Gauge({ name: 'lifeboat_drill_last_success_timestamp_seconds', help: 'When the newest passed restore drill of the plan completed (Unix time).', labelNames: planLabels, registers: [registry] }),
+  rto: new Gauge({ name: 'lifeboat_drill_rto_seconds', help: 'RTO measured by the last restore drill of the plan that got as far as passing its checks (drill start to checks passed).', labelNames: planLabels, registers: [registry] }),
+  rtoTarget: new Gauge({ name: 'lifeboat_drill_rto_target_seconds', help: "The plan's rtoTarget.", labelNames: planLabels, registers: [registry] }),
+  failures: new Counter({ name: 'lifeboat_drill_failures_total', help: 'Restore drills of the plan that failed or were refused.', labelNames: planLabels, registers: [registry] }),
+  window: new Gauge({ name: 'lifeboat_drill_window_seconds', help: 'A passed drill older than this makes the plan overdue (drill schedule staleAfter, else twice its cadence, else 8 days).', labelNames: planLabels, registers: [registry] }),
+  overdue: new Gauge({ name: 'lifeboat_drill_overdue', help: '1 while no drill of the plan has passed within its window.', labelNames: planLabels, registers: [registry] }),
+};
+
+/** Set by the drill's last activity, once its record is written. */
+export function recordDrillOutcome(record: DrillRecord): void {
+  const labels = { plan: record.plan };
+  if (record.rtoTargetMs !== undefined) drillMetrics.rtoTarget.set(labels, record.rtoTargetMs / 1000);
+  if (record.rtoMs !== undefined) drillMetrics.rto.set(labels, record.rtoMs / 1000);
+  if (record.outcome === 'passed') {
+    drillMetrics.lastSuccess.set(labels, seconds(record.completedAt));
+    drillMetrics.overdue.set(labels, 0);
+  } else {
+    drillMetrics.failures.inc(labels);
+  }
+}
+
+/** Refreshes the drill gauges from the stored drill records, so they survive worker restarts and show overdue plans. */
+export function recordDrillStatuses(statuses: DrillStatus[]): void {
+  for (const status of statuses) {
+    const labels = { plan: status.plan };
+    drillMetrics.failures.inc(labels, 0);
+    if (status.lastPassedAt) drillMetrics.lastSuccess.set(labels, seconds(status.lastPassedAt));
+    if (status.lastRtoMs !== undefined) drillMetrics.rto.set(labels, status.lastRtoMs / 1000);
+    if (status.rtoTargetMs !== undefined) drillMetrics.rtoTarget.set(labels, status.rtoTargetMs / 1000);
+    drillMetrics.window.set(labels, status.windowMs / 1000);
+    drillMetrics.overdue.set(labels, status.overdue ? 1 : 0);
   }
 }

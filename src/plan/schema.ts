@@ -241,6 +241,29 @@ export const restoreSchema = z.strictObject({
   onAbort: z.enum(['leave-down', 'scale-up']).default('leave-down'),
 });
 
+/**
+ * Where a restore drill puts one PostgreSQL component: a whole sandbox URL from the worker's environment, or
+ * production's own server with a database name suffix (apps -> apps_drill). Never production itself: a
+ * sandbox that resolves to a production server and database is refused before anything is touched.
+ */
+export const drillTargetSchema = z
+  .strictObject({
+    urlFromEnv: envVarName.optional(),
+    databaseSuffix: z.string().regex(/^[a-z0-9_]{1,32}$/, 'use 1-32 lower-case letters, digits or "_", e.g. "_drill"').optional(),
+  })
+  .refine((value) => (value.urlFromEnv === undefined) !== (value.databaseSuffix === undefined), {
+    message: 'give exactly one of urlFromEnv (a variable holding the sandbox URL) or databaseSuffix (e.g. "_drill": a sandbox database beside production\'s)',
+  });
+
+export const drillSchema = z.strictObject({
+  /** The sandbox of each PostgreSQL component to drill, by component name; other components are reported as not drilled. */
+  targets: z.record(z.string(), drillTargetSchema),
+  /** SQL checks run on the sandboxes after the restore (default: the SQL checks of restore.checks); row counts are always compared. */
+  checks: z.array(sqlCheckSchema).optional(),
+  /** Run drills unattended, like backups (`plan apply` creates schedule "lifeboat-<plan>.drill"); staleAfter is the drill window. */
+  schedule: scheduleSchema.optional(),
+});
+
 export const planSchema = z.strictObject({
   name,
   description: z.string().optional(),
@@ -251,6 +274,10 @@ export const planSchema = z.strictObject({
   schedule: scheduleSchema.optional(),
   retention: retentionSchema.optional(),
   restore: restoreSchema.optional(),
+  /** Recovery time objective: a drill's measured RTO (start to checks passed) is compared with it. */
+  rtoTarget: durationSchema.optional(),
+  /** Restore drills into sandboxes (see README "Restore drills"). */
+  drill: drillSchema.optional(),
 });
 
 export type Plan = z.infer<typeof planSchema>;
@@ -269,6 +296,9 @@ export type Compression = z.infer<typeof compressionSchema>;
 export type Schedule = z.infer<typeof scheduleSchema>;
 export type Retention = z.infer<typeof retentionSchema>;
 export type RestoreSettings = z.infer<typeof restoreSchema>;
+export type DrillSettings = z.infer<typeof drillSchema>;
+export type DrillTarget = z.infer<typeof drillTargetSchema>;
+export type SqlCheck = z.infer<typeof sqlCheckSchema>;
 
 const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { isValidTimeZone } from '../catalog/retention';
 import { findCycle } from './dag';
+import { drillProblems } from './drill';
 import { planSchema, type Plan } from './schema';
 
 export interface PlanProblem {
@@ -123,6 +124,6 @@ export function validatePlan(document: unknown): PlanValidation {
     );
     return { ok: false, problems: [...secrets, ...rest] };
   }
-  const problems = [...secrets, ...orderingProblems(parsed.data), ...timeZoneProblems(parsed.data)];
+  const problems = [...secrets, ...orderingProblems(parsed.data), ...timeZoneProblems(parsed.data), ...drillProblems(parsed.data)];
   return problems.length > 0 ? { ok: false, problems } : { ok: true, plan: parsed.data };
 }

@@ -1,6 +1,7 @@
 /** How every applied plan is doing: its newest complete set, its age against its cadence, stale or not. */
 import type { Client } from '@temporalio/client';
 import { createStore } from '../stores';
+import { isDrillSchedule } from '../temporal/drillSchedule';
 import { appliedPlanOf, cadenceMs, listPlanSchedules, staleThresholdMs } from '../temporal/schedules';
 import { listBackupSets } from './backupSets';
 
@@ -28,6 +29,7 @@ export interface PlanStatus {
 export async function planStatuses(client: Client, now: Date = new Date()): Promise<PlanStatus[]> {
   const statuses: PlanStatus[] = [];
   for (const description of await listPlanSchedules(client)) {
+    if (isDrillSchedule(description)) continue; // drills have their own status (./drillStatus)
     const applied = appliedPlanOf(description);
     const base = {
       scheduleId: description.scheduleId,

@@ -10,6 +10,7 @@ export const WORKFLOW_TYPES = {
   backupPlan: 'backupPlan',
   prune: 'prune',
   disasterRecovery: 'disasterRecovery',
+  restoreDrill: 'restoreDrill',
 } as const;
 
 export type ComponentState = 'waiting' | 'running' | 'completed' | 'failed' | 'skipped';

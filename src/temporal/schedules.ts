@@ -3,7 +3,7 @@
  * starts backupPlan with the plan as applied (so every scheduled set records the plan revision that made it).
  */
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
-import { durationMs, overlapPolicies, type Plan } from '../plan/schema';
+import { durationMs, overlapPolicies, type Plan, type Schedule } from '../plan/schema';
 import { validatePlan } from '../plan/validate';
 import { WORKFLOW_TYPES } from './names';
 
@@ -36,18 +36,31 @@ export class ScheduleMissingError extends Error {
   }
 }
 
-function scheduleOptions(plan: Plan, revision: string, taskQueue: string): ScheduleOptions {
-  const schedule = plan.schedule;
-  if (!schedule) throw new PlanHasNoScheduleError(plan.name);
+/** When a schedule section (a plan's, or its drill's) runs, and what a run does when the previous one still runs. */
+export function scheduleTiming(schedule: Schedule): Required<Pick<ScheduleOptions, 'spec' | 'policies'>> {
   const cron = schedule.cron === undefined ? [] : Array.isArray(schedule.cron) ? schedule.cron : [schedule.cron];
   return {
-    scheduleId: scheduleIdFor(plan.name),
     spec: {
       cronExpressions: cron,
       intervals: schedule.every ? [{ every: durationMs(schedule.every) }] : [],
       timezone: schedule.timezone,
       jitter: schedule.jitter ? durationMs(schedule.jitter) : undefined,
     },
+    policies: {
+      overlap: OVERLAP[schedule.overlap],
+      catchupWindow: durationMs(schedule.catchupWindow),
+      pauseOnFailure: schedule.pauseOnFailure,
+    },
+  };
+}
+
+function scheduleOptions(plan: Plan, revision: string, taskQueue: string): ScheduleOptions {
+  const schedule = plan.schedule;
+  if (!schedule) throw new PlanHasNoScheduleError(plan.name);
+  const { spec, policies } = scheduleTiming(schedule);
+  return {
+    scheduleId: scheduleIdFor(plan.name),
+    spec,
     action: {
       type: 'startWorkflow',
       workflowType: WORKFLOW_TYPES.backupPlan,
@@ -56,11 +69,7 @@ function scheduleOptions(plan: Plan, revision: string, taskQueue: string): Sched
       taskQueue,
       args: [{ plan, planRevision: revision }],
     },
-    policies: {
-      overlap: OVERLAP[schedule.overlap],
-      catchupWindow: durationMs(schedule.catchupWindow),
-      pauseOnFailure: schedule.pauseOnFailure,
-    },
+    policies,
     memo: { lifeboatPlan: plan.name, planRevision: revision },
   };
 }
@@ -72,9 +81,9 @@ export interface AppliedPlan {
   taskQueue: string;
 }
 
-export function appliedPlanOf(description: ScheduleDescription): AppliedPlan | undefined {
+export function appliedPlanOf(description: ScheduleDescription, workflowType: string = WORKFLOW_TYPES.backupPlan): AppliedPlan | undefined {
   const action = description.action;
-  if (action.type !== 'startWorkflow' || action.workflowType !== WORKFLOW_TYPES.backupPlan) return undefined;
+  if (action.type !== 'startWorkflow' || action.workflowType !== workflowType) return undefined;
   const input = action.args?.[0] as { plan?: unknown; planRevision?: string } | undefined;
   const validation = validatePlan(input?.plan);
   if (!validation.ok) return undefined;
@@ -83,7 +92,14 @@ export function appliedPlanOf(description: ScheduleDescription): AppliedPlan | u
 
 /** Creates or updates the plan's schedule. Idempotent: the same plan revision and task queue change nothing. */
 export async function applyPlanSchedule(client: Client, plan: Plan, revision: string, taskQueue: string): Promise<'created' | 'updated' | 'unchanged'> {
-  const options = scheduleOptions(plan, revision, taskQueue);
+  return createOrUpdateSchedule(client, scheduleOptions(plan, revision, taskQueue), (current) => {
+    const applied = appliedPlanOf(current);
+    return applied !== undefined && applied.revision === revision && applied.taskQueue === taskQueue;
+  });
+}
+
+/** Creates the schedule, or updates its spec, action and policies unless `unchanged` says the current one is it. */
+export async function createOrUpdateSchedule(client: Client, options: ScheduleOptions, unchanged: (current: ScheduleDescription) => boolean): Promise<'created' | 'updated' | 'unchanged'> {
   const handle = client.schedule.getHandle(options.scheduleId);
   let current: ScheduleDescription;
   try {
@@ -93,8 +109,7 @@ export async function applyPlanSchedule(client: Client, plan: Plan, revision: st
     await client.schedule.create(options);
     return 'created';
   }
-  const applied = appliedPlanOf(current);
-  if (applied && applied.revision === revision && applied.taskQueue === taskQueue) return 'unchanged';
+  if (unchanged(current)) return 'unchanged';
   await handle.update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: options.policies }));
   return 'updated';
 }

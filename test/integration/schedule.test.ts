@@ -7,25 +7,13 @@ import type { Client } from '@temporalio/client';
 import type { PlanInput } from '../../src/plan/schema';
 import type { PlanStatus } from '../../src/repository/planStatus';
 import { createDatabase, runPgbenchInit, tempDir, uniqueName } from '../harness/env';
-import { eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { eventually, lifeboatEnv, runCli, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { metricValue, startWorkerWithMetrics } from '../harness/metrics';
 
 async function completeSets(planFile: string, env: NodeJS.ProcessEnv): Promise<string[]> {
   const listed = await runCli(['backups', 'list', '--plan', planFile, '--json'], { env });
   if (listed.code !== 0) throw new Error(listed.stderr);
   return (JSON.parse(listed.stdout) as { sets: { setId: string }[] }).sets.map((set) => set.setId);
-}
-
-/** A worker that serves metrics on a free port and refreshes plan statuses every second. */
-async function startWorkerWithMetrics(env: NodeJS.ProcessEnv): Promise<WorkerProcess & { metricsUrl: string }> {
-  const worker = await startWorker({ ...env, LIFEBOAT_STATUS_REFRESH_MS: '1000' }, ['--metrics-port', '0']);
-  const metricsUrl = worker.output().match(/metrics at (\S+)/)?.[1];
-  if (!metricsUrl) throw new Error(`the worker did not print its metrics address:\n${worker.output()}`);
-  return { ...worker, metricsUrl };
-}
-
-function metricValue(text: string, name: string, plan: string): number | undefined {
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{`) && candidate.includes(`plan="${plan}"`));
-  return line === undefined ? undefined : Number(line.split(' ').at(-1));
 }
 
 describe('schedules', () => {

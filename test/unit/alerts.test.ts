@@ -20,10 +20,10 @@ function promtool(): string {
 }
 
 test('promtool accepts the rules', () => {
-  expect(execFileSync(promtool(), ['check', 'rules', 'alerts.yml'], { cwd: dir, encoding: 'utf8' })).toContain('SUCCESS: 4 rules found');
+  expect(execFileSync(promtool(), ['check', 'rules', 'alerts.yml'], { cwd: dir, encoding: 'utf8' })).toContain('SUCCESS: 8 rules found');
 });
 
-test("the rules' unit tests pass: stale after cadence plus margin, failures, worker down, never completed", () => {
+test("the rules' unit tests pass: stale after cadence plus margin, failures, worker down, never completed, drills overdue, failed and over their RTO target", () => {
   expect(execFileSync(promtool(), ['test', 'rules', 'alerts.test.yml'], { cwd: dir, encoding: 'utf8' })).toContain('SUCCESS');
 });
 
@@ -32,5 +32,6 @@ test('every lifeboat_ metric the rules use is one the worker exports', async () 
   const used = new Set(rules.groups.flatMap((group) => group.rules.flatMap((rule) => rule.expr.match(/lifeboat_[a-z_]+/g) ?? [])));
   const exported = new Set((await registry.getMetricsAsJSON()).map((metric) => metric.name));
   expect(used.size).toBeGreaterThanOrEqual(4);
+  for (const name of ['lifeboat_drill_last_success_timestamp_seconds', 'lifeboat_drill_rto_seconds', 'lifeboat_drill_rto_target_seconds', 'lifeboat_drill_failures_total']) expect(used).toContain(name);
   for (const name of used) expect(exported).toContain(name);
 });

@@ -1,6 +1,7 @@
-import { parsePlanText, PlanError } from '../../src/plan/load';
+import { parsePlanText } from '../../src/plan/load';
 import { findCycle, topologicalOrder } from '../../src/plan/dag';
 import { durationMs } from '../../src/plan/schema';
+import { planProblems as problems } from '../harness/plans';
 
 const valid = `
 name: validator
@@ -9,16 +10,6 @@ components:
   - { name: participant, type: postgres, connection: { urlFromEnv: PARTICIPANT_DATABASE_URL }, after: [apps] }
   - { name: apps, type: postgres, connection: { urlFromEnv: APPS_DATABASE_URL }, rowCounts: estimated }
 `;
-
-function problems(text: string): { path: string; message: string }[] {
-  try {
-    parsePlanText(text, 'plan.yaml');
-  } catch (error) {
-    if (error instanceof PlanError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected the plan to be invalid');
-}
 
 describe('plan validation', () => {
   test('a valid plan parses with defaults, and its revision follows its content', () => {

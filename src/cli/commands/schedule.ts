@@ -5,6 +5,7 @@ import { loadPlanFile } from '../../plan/load';
 import { planStatuses, type PlanStatus } from '../../repository/planStatus';
 import { withTemporalClient, type TemporalSettings } from '../../temporal/connection';
 import { applyPlanSchedule, appliedPlanOf, cadenceMs, describePlanSchedule, listPlanSchedules, PlanHasNoScheduleError, ScheduleMissingError, scheduleIdFor } from '../../temporal/schedules';
+import { applyDrillSchedule, appliedDrillOf, describeDrillSchedule, drillScheduleIdFor, isDrillSchedule } from '../../temporal/drillSchedule';
 import { UsageError } from '../errors';
 import { formatTable, humanDuration, printJson } from '../output';
 
@@ -39,6 +40,8 @@ export function registerScheduleCommands(program: Command): void {
       await withScheduleClient(async (client, settings) => {
         const outcome = await applyPlanSchedule(client, loaded.plan, loaded.revision, settings.taskQueue);
         console.log(`schedule ${scheduleIdFor(loaded.plan.name)} ${outcome} (plan revision ${loaded.revision}, task queue ${settings.taskQueue})`);
+        const drillOutcome = await applyDrillSchedule(client, loaded.plan, loaded.revision, settings.taskQueue);
+        if (drillOutcome !== 'none') console.log(`drill schedule ${drillScheduleIdFor(loaded.plan.name)} ${drillOutcome}`);
       });
     });
 
@@ -50,9 +53,10 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (options: { json?: boolean }) => {
       await withScheduleClient(async (client) => {
         const rows = (await listPlanSchedules(client)).map((description) => {
-          const applied = appliedPlanOf(description);
+          const applied = isDrillSchedule(description) ? appliedDrillOf(description) : appliedPlanOf(description);
           return {
             scheduleId: description.scheduleId,
+            kind: isDrillSchedule(description) ? 'drill' : 'backup',
             plan: applied?.plan.name,
             planRevision: applied?.revision,
             paused: description.state.paused,
@@ -77,37 +81,40 @@ export function registerScheduleCommands(program: Command): void {
     .description("pause a plan's schedule")
     .argument('<plan>', 'plan name or plan file')
     .option('--reason <text>', 'why (shown in `schedule list` and the Web UI)')
-    .action(async (planArgument: string, options: { reason?: string }) => {
+    .option('--drill', "the plan's drill schedule instead of its backup schedule")
+    .action(async (planArgument: string, options: { reason?: string; drill?: boolean }) => {
       const name = await planName(planArgument);
       await withScheduleClient(async (client) => {
-        await describePlanSchedule(client, name);
-        await client.schedule.getHandle(scheduleIdFor(name)).pause(options.reason ?? 'paused with lifeboat schedule pause');
-        console.log(`schedule ${scheduleIdFor(name)} paused`);
+        const { scheduleId } = await (options.drill ? describeDrillSchedule : describePlanSchedule)(client, name);
+        await client.schedule.getHandle(scheduleId).pause(options.reason ?? 'paused with lifeboat schedule pause');
+        console.log(`schedule ${scheduleId} paused`);
       });
     });
   schedule
     .command('resume')
     .description("resume a paused plan's schedule")
     .argument('<plan>', 'plan name or plan file')
-    .action(async (planArgument: string) => {
+    .option('--drill', "the plan's drill schedule instead of its backup schedule")
+    .action(async (planArgument: string, options: { drill?: boolean }) => {
       const name = await planName(planArgument);
       await withScheduleClient(async (client) => {
-        await describePlanSchedule(client, name);
-        await client.schedule.getHandle(scheduleIdFor(name)).unpause('resumed with lifeboat schedule resume');
-        console.log(`schedule ${scheduleIdFor(name)} resumed`);
+        const { scheduleId } = await (options.drill ? describeDrillSchedule : describePlanSchedule)(client, name);
+        await client.schedule.getHandle(scheduleId).unpause('resumed with lifeboat schedule resume');
+        console.log(`schedule ${scheduleId} resumed`);
       });
     });
   schedule
     .command('trigger')
     .description("run a plan's scheduled backup now, under the schedule's overlap policy")
     .argument('<plan>', 'plan name or plan file')
-    .action(async (planArgument: string) => {
+    .option('--drill', "the plan's drill schedule: run a restore drill now")
+    .action(async (planArgument: string, options: { drill?: boolean }) => {
       const name = await planName(planArgument);
       await withScheduleClient(async (client) => {
-        const description = await describePlanSchedule(client, name);
+        const description = await (options.drill ? describeDrillSchedule : describePlanSchedule)(client, name);
         // The SDK's trigger defaults to ALLOW_ALL, which would let two backups of one plan overlap.
-        await client.schedule.getHandle(scheduleIdFor(name)).trigger(description.policies.overlap);
-        console.log(`schedule ${scheduleIdFor(name)} triggered (overlap policy ${description.policies.overlap})`);
+        await client.schedule.getHandle(description.scheduleId).trigger(description.policies.overlap);
+        console.log(`schedule ${description.scheduleId} triggered (overlap policy ${description.policies.overlap})`);
       });
     });
 

@@ -2,7 +2,8 @@ import type { Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { installSdkMetrics, startMetricsServer, type MetricsServer } from '../../../worker/metrics';
 import { createLifeboatWorker } from '../../../worker/worker';
-import { recordPlanStatuses } from '../../metrics';
+import { recordDrillStatuses, recordPlanStatuses } from '../../metrics';
+import { drillStatuses } from '../../repository/drillStatus';
 import { planStatuses } from '../../repository/planStatus';
 import { connectClient, temporalSettingsFromEnv } from '../../temporal/connection';
 import { UsageError } from '../errors';
@@ -50,9 +51,10 @@ export function registerWorkerCommand(program: Command): void {
             const refreshStatuses = async () => {
               if (refreshing) return;
               refreshing = true;
-              await planStatuses(connected.client)
-                .then(recordPlanStatuses, (error: Error) => console.error(`status refresh failed: ${error.message}`))
-                .finally(() => (refreshing = false));
+              await Promise.all([
+                planStatuses(connected.client).then(recordPlanStatuses, (error: Error) => console.error(`status refresh failed: ${error.message}`)),
+                drillStatuses(connected.client).then(recordDrillStatuses, (error: Error) => console.error(`drill status refresh failed: ${error.message}`)),
+              ]).finally(() => (refreshing = false));
             };
             void refreshStatuses();
             refresh = setInterval(refreshStatuses, Number(process.env.LIFEBOAT_STATUS_REFRESH_MS || STATUS_REFRESH_MS));
