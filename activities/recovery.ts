@@ -123,7 +123,7 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
   if (!backup) throw ApplicationFailure.nonRetryable(`set ${input.setId} has no artifact for component "${component.name}"`, 'ArtifactMissing');
   const verifying = new VerifyingStream(backup.key, backup.sha256, backup.bytes);
   return withHeartbeat(
-    () => ({ component: component.name, bytes: verifying.bytes }),
+    () => ({ component: component.name, bytes: verifying.bytes, expectedBytes: backup.bytes }),
     async () => {
       // The artifact is opened before the target is touched: a store failure leaves the live data alone.
       const source = await store.get(backup.key);
