@@ -13,6 +13,7 @@ import { registerRestoreCommands } from './commands/restore';
 import { registerScheduleCommands } from './commands/schedule';
 import { registerUpCommand } from './commands/up';
 import { registerWorkerCommand } from './commands/worker';
+import { registerDoctorCommand } from './commands/doctor';
 import { EXIT, OperationFailed, UsageError } from './errors';
 
 function packageVersion(): string {
@@ -33,6 +34,7 @@ function buildProgram(): Command {
   registerPruneCommand(program);
   registerRestoreCommands(program);
   registerUpCommand(program);
+  registerDoctorCommand(program);
   // Subcommands inherit the override so that usage errors exit 2, not commander's default 1.
   program.commands.forEach(function inherit(command: Command) {
     command.exitOverride();

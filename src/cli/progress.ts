@@ -100,7 +100,8 @@ export class ProgressPrinter {
       this.drawn = lines.length;
       return;
     }
-    const states = `${header}|${components.map((component) => `${component.component}=${component.state}`).join()}`;
+    // A new line when a component changes state, and as soon as its rate is known; otherwise once per interval.
+    const states = `${header}|${components.map((component) => `${component.component}=${component.state}${component.rate === undefined ? '' : '+rate'}`).join()}`;
     if (states === this.lastStates && Date.now() - this.lastPrinted < this.plainIntervalMs) return;
     this.out.write(`${lines.map((line) => line.trim()).join('\n')}\n`);
     this.lastStates = states;

@@ -7,7 +7,7 @@ import { listBackupSets, readManifest, verifyBackupSet } from '../../repository/
 import { loadPlanFile } from '../../plan/load';
 import { createStore } from '../../stores';
 import { uniqueRunSuffix, withTemporalClient } from '../../temporal/connection';
-import { backupStatusQuery, backupWorkflowId, WORKFLOW_TYPES, type BackupStatus } from '../../temporal/names';
+import { backupStatusQuery, backupWorkflowId, WORKFLOW_TYPES } from '../../temporal/names';
 import { OperationFailed, UsageError } from '../errors';
 import { formatTable, humanBytes, humanDuration, printJson } from '../output';
 import { pendingActivities, ProgressPrinter, ProgressTracker, type ProgressSample } from '../progress';
