@@ -54,7 +54,7 @@ describe('lifeboat doctor', () => {
     for (const expected of [
       /^✓ Temporal at 127\.0\.0\.1:\d+, namespace default$/,
       /^✓ store s3:\/\/.*: probe object written, read back and deleted$/,
-      /^✓ component "db" \(postgres\): connected to database "doctor_\w+" on 127\.0\.0\.1, PostgreSQL \d+$/,
+      /^✓ component "db" \(postgres\): connected to database "doctor_\w+" on 127\.0\.0\.1(:\d+)?, PostgreSQL \d+$/,
       /^✓ component "db" \(postgres\): .*pg_dump \(pg_dump \(PostgreSQL\) \d+/,
       /^✓ component "db" \(postgres\): .*pg_restore \(pg_restore \(PostgreSQL\) \d+/,
       /^✓ component "cache" \(redis\): redis-cli .* found; PING to 127\.0\.0\.1:\d+ answered PONG$/,
