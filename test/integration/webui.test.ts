@@ -3,9 +3,11 @@
  * UI 2.42) on a recovery waiting at its agreement gate. Headless Chromium reads the recovery point from the
  * `status` query on the Queries tab, opens More Actions > Send a Signal, finds `approveRecoveryPoint` with its
  * description (the UI lists handlers from the workflow's `__temporal_workflow_metadata` query), sends the
- * approval JSON, and the workflow moves past the gate and completes. Screenshots of each step are kept in
- * `.test-artifacts/webui/`.
+ * approval JSON, and the workflow moves past the gate and completes. Screenshots of each step go to
+ * `docs/images/runbook/`, where docs/runbook.md shows them (they are committed: rerun this test to refresh them);
+ * a failure's screenshot goes to `.test-artifacts/webui/`.
  */
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Browser, Locator, Page } from 'playwright-core';
@@ -24,7 +26,10 @@ interface WorkflowMetadata {
 describe('Web UI: an operator approves a recovery point from the browser', () => {
   const dir = tempDir('webui');
   const taskQueue = uniqueName('webui');
-  const shots = artifactDir('webui');
+  const failures = artifactDir('webui');
+  /** docs/runbook.md shows these. */
+  const shots = path.resolve(__dirname, '..', '..', 'docs', 'images', 'runbook');
+  mkdirSync(shots, { recursive: true });
   let server: TemporalDevServerHandle;
   let uiUrl: string;
   let env: NodeJS.ProcessEnv;
@@ -100,6 +105,8 @@ describe('Web UI: an operator approves a recovery point from the browser', () =>
       await page.waitForURL(`**/workflows/${encodeURIComponent(workflowId)}/${runId}/history`);
       await expectVisible(page.getByRole('heading', { name: workflowId, level: 1 }));
       await expectVisible(page.getByText('Running', { exact: true }).first());
+      // The workflow's current details (setCurrentDetails) say what it waits for.
+      await expectVisible(page.getByText(`waiting for 1 approval(s) of one of: ${timestamp}`).first());
       await shot(page, '1-waiting-at-gate');
 
       // Where an operator reads the recovery point: the status query on the Queries tab.
@@ -155,7 +162,7 @@ describe('Web UI: an operator approves a recovery point from the browser', () =>
       await expectVisible(page.getByRole('cell', { name: 'Workflow Execution Signaled' }).first());
       await shot(page, '5-completed');
     } catch (error) {
-      await shot(page, 'failure').catch(() => undefined);
+      await page.screenshot({ path: path.join(failures, 'failure.png'), fullPage: true }).catch(() => undefined);
       throw error;
     } finally {
       await page.close();
