@@ -105,9 +105,18 @@ describe('Web UI: an operator approves a recovery point from the browser', () =>
       await page.waitForURL(`**/workflows/${encodeURIComponent(workflowId)}/${runId}/history`);
       await expectVisible(page.getByRole('heading', { name: workflowId, level: 1 }));
       await expectVisible(page.getByText('Running', { exact: true }).first());
-      // The workflow's current details (setCurrentDetails) say what it waits for.
-      await expectVisible(page.getByText(`waiting for 1 approval(s) of one of: ${timestamp}`).first());
       await shot(page, '1-waiting-at-gate');
+
+      // The workflow's current details (setCurrentDetails) say what it waits for, on the User Metadata tab.
+      await page.getByRole('tab', { name: 'User Metadata' }).click();
+      // The UI renders the details' markdown in a sandboxed frame of its own.
+      const details = `waiting for 1 approval(s) of one of: ${timestamp}`;
+      const shown = await eventually('the current details', async () => {
+        for (const frame of page.frames()) if ((await frame.getByText(details).count()) > 0) return true;
+        return undefined;
+      }, 30_000, 250);
+      expect(shown).toBe(true);
+      await shot(page, '1b-current-details');
 
       // Where an operator reads the recovery point: the status query on the Queries tab.
       await page.getByRole('tab', { name: 'Queries' }).click();
