@@ -93,6 +93,11 @@ export class ProgressPrinter {
     return this.out.isTTY === true;
   }
 
+  /** Something else was printed below the block: the next block starts afresh under it instead of redrawing over it. */
+  detach(): void {
+    this.drawn = 0;
+  }
+
   show(header: string, components: ComponentProgress[]): void {
     const lines = [header, ...components.map((component) => `  ${formatProgress(component)}`)];
     if (this.interactive) {

@@ -61,3 +61,14 @@ test('a terminal: the second frame rewrites the first', async () => {
   await new Promise((resolve) => setImmediate(resolve));
   expect(text()).toBe('\x1b[2Kh\n\x1b[2K  apps running 1 B\n\x1b[2F\x1b[2Kh\n\x1b[2K  apps running 2 B\n');
 });
+
+test('a terminal: after something else was printed, the next block starts below it instead of overwriting it', async () => {
+  const { out, text } = capture(true);
+  const printer = new ProgressPrinter(out);
+  printer.show('h', [{ component: 'apps', state: 'restoring', done: 1 }]);
+  out.write('status changed\n');
+  printer.detach();
+  printer.show('h', [{ component: 'apps', state: 'restoring', done: 2 }]);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(text()).toBe('\x1b[2Kh\n\x1b[2K  apps restoring 1 B\nstatus changed\n\x1b[2Kh\n\x1b[2K  apps restoring 2 B\n');
+});

@@ -64,6 +64,7 @@ async function showRecoveryProgress(
   const summary = JSON.stringify({ phase, candidates, approvals, agreed, steps, waitingForResume, errors });
   if (summary !== watching.lastStatus) {
     printRecoveryStatus(status);
+    watching.printer.detach();
     watching.lastStatus = summary;
   }
   const { activities } = await pendingActivities(client, handle);
