@@ -34,7 +34,12 @@ export interface BackupComponentInput {
 /** Progress reported in heartbeats (and shown by `backup run --wait`). */
 export interface BackupProgress {
   component: string;
+  /** Stored bytes so far (after compression). */
   bytes: number;
+  /** Bytes read from the source so far (before compression). */
+  sourceBytes?: number;
+  /** The engine's estimate of the source's total bytes, when it has one: progress and ETA compare sourceBytes with it. */
+  expectedSourceBytes?: number;
 }
 
 const HEARTBEAT_INTERVAL_MS = 1_000;
@@ -78,6 +83,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   let lastProgressAt = Date.now();
   let stalled = false;
   let abortDump: (() => void) | undefined;
+  let expectedSourceBytes: number | undefined;
   const heartbeat = setInterval(() => {
     if (fromSource.bytes !== lastBytes) {
       lastBytes = fromSource.bytes;
@@ -86,12 +92,13 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
       stalled = true;
       abortDump?.();
     }
-    context.heartbeat({ component: component.name, bytes: digest.bytes } satisfies BackupProgress);
+    context.heartbeat({ component: component.name, bytes: digest.bytes, sourceBytes: fromSource.bytes, expectedSourceBytes } satisfies BackupProgress);
   }, HEARTBEAT_INTERVAL_MS);
   try {
     context.heartbeat({ component: component.name, bytes: 0 } satisfies BackupProgress);
     const dump = await engine.dump(component, dumpContext);
     abortDump = () => dump.abort();
+    expectedSourceBytes = dump.expectedBytes;
     const onCancel = () => dump.abort();
     context.cancellationSignal.addEventListener('abort', onCancel);
     try {

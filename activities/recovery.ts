@@ -132,7 +132,7 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
   const backup = await recordedArtifact(store, input.plan, input.setId, component.name);
   const verifying = new VerifyingStream(backup.key, backup.sha256, backup.bytes);
   return withHeartbeat(
-    () => ({ component: component.name, bytes: verifying.bytes }),
+    () => ({ component: component.name, bytes: verifying.bytes, expectedBytes: backup.bytes }),
     async () => {
       await restoreFromArtifact(store, backup, verifying, (content) => engine.restore!(component, content));
       return { component: component.name, bytes: verifying.bytes, restored: true };

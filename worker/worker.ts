@@ -33,6 +33,9 @@ export async function createLifeboatWorker({ settings, maxConcurrentActivities }
     activities,
     ...workflows,
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities ?? Number(process.env.LIFEBOAT_MAX_CONCURRENT_ACTIVITIES || 4),
+    // Heartbeats carry progress (bytes, expected bytes) that `backup run --wait` and `restore status --watch` show:
+    // without this the SDK sends them only every 0.8 x heartbeat timeout (24 s for the default 30 s).
+    maxHeartbeatThrottleInterval: '2s',
   });
   return { worker, connection };
 }

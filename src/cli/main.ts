@@ -15,6 +15,7 @@ import { registerStoreCommands } from './commands/store';
 import { registerUpCommand } from './commands/up';
 import { registerWorkerCommand } from './commands/worker';
 import { registerDrillCommands } from './commands/drill';
+import { registerDoctorCommand } from './commands/doctor';
 import { EXIT, OperationFailed, UsageError } from './errors';
 
 function packageVersion(): string {
@@ -37,6 +38,7 @@ function buildProgram(): Command {
   registerUpCommand(program);
   registerStoreCommands(program);
   registerDrillCommands(program);
+  registerDoctorCommand(program);
   // Subcommands inherit the override so that usage errors exit 2, not commander's default 1.
   program.commands.forEach(function inherit(command: Command) {
     command.exitOverride();

@@ -147,6 +147,8 @@ async function dumpPostgres(component: PostgresComponent): Promise<ComponentDump
       `select pg_export_snapshot() as snapshot, current_setting('server_version') as version, current_setting('server_version_num') as version_num`,
     );
     const { snapshot, version, version_num } = info.rows[0];
+    // The database's size on disk: indexes and pg_dump's own compression make the dump smaller, so it bounds it.
+    const size = await client.query<{ bytes: string }>('select pg_database_size(current_database()) as bytes');
     const pgDump = postgresTool('pg_dump', Math.floor(Number(version_num) / 10000));
     const pgDumpVersion = (await runToCompletion(pgDump, ['--version'])).trim();
     const dump = spawnWithOutput(pgDump, ['--format=custom', `--snapshot=${snapshot}`, '--no-password', `--dbname=${connection.urlWithoutPassword}`], childEnv(connection));
@@ -175,6 +177,7 @@ async function dumpPostgres(component: PostgresComponent): Promise<ComponentDump
     return {
       stream: dump.stdout,
       finished,
+      expectedBytes: Number(size.rows[0].bytes),
       abort: () => {
         dump.kill();
         void client.end().catch(() => undefined);

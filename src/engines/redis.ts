@@ -454,7 +454,7 @@ async function readServerInfo(component: string, target: RedisTarget): Promise<S
 }
 
 /** The password reaches redis-cli through REDISCLI_AUTH, never argv (visible in ps). */
-function redisCliInvocation(target: RedisTarget): { args: string[]; env: NodeJS.ProcessEnv } {
+export function redisCliInvocation(target: RedisTarget): { args: string[]; env: NodeJS.ProcessEnv } {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.REDISCLI_AUTH; // an unrelated one from the worker's environment must not be used
   if (target.password !== undefined) env.REDISCLI_AUTH = target.password;

@@ -13,6 +13,8 @@ export interface ComponentDump {
   finished: Promise<EngineFacts>;
   /** Stops the dump at once (cancellation, or the upload failed). */
   abort(): void;
+  /** Roughly how many bytes `stream` will carry, when the engine can tell (for progress and ETA); an upper bound at worst. */
+  expectedBytes?: number;
 }
 
 /** What a dump may need beyond its component: the set it belongs to and the store (for incrementals). */

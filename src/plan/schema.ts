@@ -24,10 +24,8 @@ export const durationSchema = z
 
 export const localStoreSchema = z.strictObject({
   type: z.literal('local'),
-  /** Directory that holds the backup sets; relative paths are resolved against the worker's working directory. */
-  path: z.string().min(1),
-  /** Refused with a message that says why: only an S3 bucket with object lock can keep sets immutable. */
-  objectLock: z.never({ error: 'object lock needs an S3 store (a bucket created with object lock enabled): a local directory cannot keep backups immutable; remove objectLock or use store type s3' }).optional(),
+  path: z.string().min(1).describe('Directory that holds the backup sets; relative paths are resolved against the worker\'s working directory.'),
+  objectLock: z.never({ error: 'object lock needs an S3 store (a bucket created with object lock enabled): a local directory cannot keep backups immutable; remove objectLock or use store type s3' }).optional().describe('Refused with a message that says why: only an S3 bucket with object lock can keep sets immutable.'),
 });
 
 /**
@@ -47,8 +45,7 @@ export const s3StoreSchema = z.strictObject({
     .string()
     .regex(/^([^/].*[^/]|[^/])?$/, 'must not start or end with "/"')
     .default(''),
-  /** S3-compatible endpoint (MinIO, Ceph, R2...); omit for AWS. */
-  endpoint: z.url().optional(),
+  endpoint: z.url().optional().describe('S3-compatible endpoint (MinIO, Ceph, R2...); omit for AWS.'),
   region: z.string().min(1).optional(),
   forcePathStyle: z.boolean().optional(),
   /** Immutable backups: see "Immutable backups" in the README. The bucket must have object lock enabled. */
@@ -58,8 +55,7 @@ export const s3StoreSchema = z.strictObject({
 export const storeSchema = z.discriminatedUnion('type', [localStoreSchema, s3StoreSchema]);
 
 export const connectionSchema = z.strictObject({
-  /** The environment variable, in the worker's environment, that holds the connection URL. */
-  urlFromEnv: envVarName,
+  urlFromEnv: envVarName.describe('The environment variable, in the worker\'s environment, that holds the connection URL.'),
 });
 
 /**
@@ -79,73 +75,50 @@ export const compressionSchema = z
 /** Fields every component has. */
 const componentBase = {
   name,
-  /** Components whose backups must complete before this one starts. */
-  after: z.array(name).default([]),
-  /** Stream compression of the artifact; each engine has its own default (see README). */
-  compression: compressionSchema.optional(),
+  after: z.array(name).default([]).describe('Components whose backups must complete before this one starts.'),
+  compression: compressionSchema.optional().describe('Stream compression of the artifact; each engine has its own default (see README).'),
 };
 
 export const postgresComponentSchema = z.strictObject({
   ...componentBase,
   type: z.literal('postgres'),
   connection: connectionSchema,
-  /**
-   * Per-table row counts recorded in the manifest: "exact" counts every table inside the dump's own snapshot
-   * (consistent with the dump, costs a scan); "estimated" reads the planner's statistics (free, approximate).
-   */
-  rowCounts: z.enum(['exact', 'estimated']).default('exact'),
+  rowCounts: z.enum(['exact', 'estimated']).default('exact').describe('Per-table row counts recorded in the manifest: "exact" counts every table inside the dump\'s own snapshot (consistent with the dump, costs a scan); "estimated" reads the planner\'s statistics (free, approximate).'),
 });
 
 export const redisComponentSchema = z.strictObject({
   ...componentBase,
   type: z.literal('redis'),
-  /** redis://[user:password@]host:port[/db], from the worker's environment. */
-  connection: connectionSchema,
+  connection: connectionSchema.describe('redis://[user:password@]host:port[/db], from the worker\'s environment.'),
 });
 
 export const auditLogSchema = z.strictObject({
-  /** Every line of every matching file must be one JSON object. */
-  format: z.literal('jsonl'),
-  /** Fields every line must have. */
-  requiredFields: z.array(z.string().min(1)).min(1),
-  /** Which files are audit logs (globs relative to the component's path). */
-  files: z.array(z.string().min(1)).default(['**/*.log', '**/*.log.*.gz']),
+  format: z.literal('jsonl').describe('Every line of every matching file must be one JSON object.'),
+  requiredFields: z.array(z.string().min(1)).min(1).describe('Fields every line must have.'),
+  files: z.array(z.string().min(1)).default(['**/*.log', '**/*.log.*.gz']).describe('Which files are audit logs (globs relative to the component\'s path).'),
 });
 
 export const filesComponentSchema = z.strictObject({
   ...componentBase,
   type: z.literal('files'),
-  /** The directory tree to back up, on the worker's filesystem. */
-  path: z.string().min(1),
-  /** Globs (relative to path) of files and directories to leave out, e.g. "cache/**", "*.tmp". */
-  exclude: z.array(z.string().min(1)).default([]),
-  /** Store only what changed since the last full set; a full is taken when none exists. */
-  incremental: z.boolean().default(false),
-  /** With incremental: take a new full after this many incrementals (bounds restore chains). */
-  fullEvery: z.number().int().positive().default(7),
-  /** Validate audit logs line by line as they stream; invalid lines are recorded in the manifest. */
-  auditLog: auditLogSchema.optional(),
+  path: z.string().min(1).describe('The directory tree to back up, on the worker\'s filesystem.'),
+  exclude: z.array(z.string().min(1)).default([]).describe('Globs (relative to path) of files and directories to leave out, e.g. "cache/**", "*.tmp".'),
+  incremental: z.boolean().default(false).describe('Store only what changed since the last full set; a full is taken when none exists.'),
+  fullEvery: z.number().int().positive().default(7).describe('With incremental: take a new full after this many incrementals (bounds restore chains).'),
+  auditLog: auditLogSchema.optional().describe('Validate audit logs line by line as they stream; invalid lines are recorded in the manifest.'),
 });
 
 export const httpComponentSchema = z
   .strictObject({
     ...componentBase,
     type: z.literal('http'),
-    /** The export endpoint (no credentials in it: the token travels in an Authorization header). */
-    url: z.url({ protocol: /^https?$/ }),
+    url: z.url({ protocol: /^https?$/ }).describe('The export endpoint (no credentials in it: the token travels in an Authorization header).'),
     method: z.enum(['GET', 'POST']).default('GET'),
-    /** Bearer token, from the worker's environment or a file (e.g. a mounted Kubernetes secret). */
-    tokenFromEnv: envVarName.optional(),
+    tokenFromEnv: envVarName.optional().describe('Bearer token, from the worker\'s environment or a file (e.g. a mounted Kubernetes secret).'),
     tokenFile: z.string().min(1).optional(),
-    /** Query parameter that carries the backup's timestamp (ISO 8601), for exports "as of" a time. */
-    timestampParam: z.string().min(1).optional(),
-    /** Give up on a request that has sent nothing for this long. */
-    timeout: durationSchema.default('60s'),
-    /**
-     * What the body is, for `backup verify`: "json" (one document), "ndjson" (one JSON value per line) or
-     * "any" (not parsed). Left out, verify parses JSON when the content type recorded at backup says so.
-     */
-    body: z.enum(['json', 'ndjson', 'any']).optional(),
+    timestampParam: z.string().min(1).optional().describe('Query parameter that carries the backup\'s timestamp (ISO 8601), for exports "as of" a time.'),
+    timeout: durationSchema.default('60s').describe('Give up on a request that has sent nothing for this long.'),
+    body: z.enum(['json', 'ndjson', 'any']).optional().describe('What the body is, for `backup verify`: "json" (one document), "ndjson" (one JSON value per line) or "any" (not parsed). Left out, verify parses JSON when the content type recorded at backup says so.'),
   })
   .refine((value) => !(value.tokenFromEnv && value.tokenFile), { message: 'give tokenFromEnv or tokenFile, not both', path: ['tokenFile'] });
 
@@ -155,22 +128,14 @@ export const overlapPolicies = ['skip', 'buffer_one', 'buffer_all', 'cancel_othe
 
 export const scheduleSchema = z
   .strictObject({
-    /** Cron expression(s), e.g. "30 2 * * *" (daily at 02:30). */
-    cron: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-    /** A fixed interval instead of cron, e.g. "4h". */
-    every: durationSchema.optional(),
-    /** IANA time zone the cron is read in (default UTC). */
-    timezone: z.string().min(1).optional(),
-    /** What a run does when the previous one is still going. */
-    overlap: z.enum(overlapPolicies).default('skip'),
-    /** How late a missed run (server down) may still start. */
-    catchupWindow: durationSchema.default('1h'),
-    /** Pause the schedule after a failed run, until someone resumes it. */
-    pauseOnFailure: z.boolean().default(false),
-    /** Random delay added to each run, to spread load. */
-    jitter: durationSchema.optional(),
-    /** Age of the newest complete set after which the plan counts as stale (default: cadence plus 1/24 of it: 25 h for daily). */
-    staleAfter: durationSchema.optional(),
+    cron: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().describe('Cron expression(s), e.g. "30 2 * * *" (daily at 02:30).'),
+    every: durationSchema.optional().describe('A fixed interval instead of cron, e.g. "4h".'),
+    timezone: z.string().min(1).optional().describe('IANA time zone the cron is read in (default UTC).'),
+    overlap: z.enum(overlapPolicies).default('skip').describe('What a run does when the previous one is still going.'),
+    catchupWindow: durationSchema.default('1h').describe('How late a missed run (server down) may still start.'),
+    pauseOnFailure: z.boolean().default(false).describe('Pause the schedule after a failed run, until someone resumes it.'),
+    jitter: durationSchema.optional().describe('Random delay added to each run, to spread load.'),
+    staleAfter: durationSchema.optional().describe('Age of the newest complete set after which the plan counts as stale (default: cadence plus 1/24 of it: 25 h for daily).'),
   })
   .refine((value) => (value.cron === undefined) !== (value.every === undefined), { message: 'give exactly one of cron or every' });
 
@@ -186,27 +151,21 @@ export const retentionSchema = z
     keepMonthly: z.number().int().positive().optional(),
     keepYearly: z.number().int().positive().optional(),
     keepWithin: withinSchema.optional(),
-    /** IANA time zone whose hours, days, weeks, months and years the policy counts in (default UTC). */
-    timezone: z.string().min(1).default('UTC'),
+    timezone: z.string().min(1).default('UTC').describe('IANA time zone whose hours, days, weeks, months and years the policy counts in (default UTC).'),
   })
   .refine((value) => Object.entries(value).some(([key, keep]) => key !== 'timezone' && keep !== undefined), {
     message: 'a retention policy needs at least one keep rule (keepLast, keepDaily, ...)',
   });
 
 export const timeoutsSchema = z.strictObject({
-  /** A dump that reports no progress for this long is presumed dead (worker killed) and retried elsewhere. */
-  heartbeat: durationSchema.default('30s'),
-  /** The longest a single component's backup may take, all retries included. */
-  component: durationSchema.default('12h'),
-  /** A live dump whose source sends no bytes for this long is stopped and retried (a hung server or lock wait). */
-  stall: durationSchema.default('10m'),
+  heartbeat: durationSchema.default('30s').describe('A dump that reports no progress for this long is presumed dead (worker killed) and retried elsewhere.'),
+  component: durationSchema.default('12h').describe('The longest a single component\'s backup may take, all retries included.'),
+  stall: durationSchema.default('10m').describe('A live dump whose source sends no bytes for this long is stopped and retried (a hung server or lock wait).'),
 });
 
 export const retriesSchema = z.strictObject({
-  /** Attempts per component before the backup run fails (retryable failures only: a wrong password fails at once). */
-  maximumAttempts: z.number().int().positive().default(8),
-  /** Wait before the first retry; each later wait doubles, up to maximumInterval. */
-  initialInterval: durationSchema.default('2s'),
+  maximumAttempts: z.number().int().positive().default(8).describe('Attempts per component before the backup run fails (retryable failures only: a wrong password fails at once).'),
+  initialInterval: durationSchema.default('2s').describe('Wait before the first retry; each later wait doubles, up to maximumInterval.'),
   maximumInterval: durationSchema.default('2m'),
 });
 
@@ -214,8 +173,7 @@ export const retriesSchema = z.strictObject({
 export const sqlCheckSchema = z.strictObject({
   component: name,
   sql: z.string().min(1),
-  /** Compared with the first column of the first row, as text. */
-  expect: z.union([z.string(), z.number(), z.boolean()]),
+  expect: z.union([z.string(), z.number(), z.boolean()]).describe('Compared with the first column of the first row, as text.'),
 });
 
 /** ...or an HTTP endpoint of the service that must answer with this status once it is back up. */
@@ -225,10 +183,8 @@ export const httpCheckSchema = z.strictObject({
 });
 
 export const restoreSchema = z.strictObject({
-  /** What to scale to 0 before restoring and back afterwards (remembering the replica counts). */
-  scaling: scalingSchema.default([]),
-  /** Checks run after the restore (SQL) and after scale-up (HTTP); the manifest's row counts are always compared. */
-  checks: z.array(z.union([sqlCheckSchema, httpCheckSchema])).default([]),
+  scaling: scalingSchema.default([]).describe('What to scale to 0 before restoring and back afterwards (remembering the replica counts).'),
+  checks: z.array(z.union([sqlCheckSchema, httpCheckSchema])).default([]).describe('Checks run after the restore (SQL) and after scale-up (HTTP); the manifest\'s row counts are always compared.'),
   /** The agreement gate: how many distinct operators must approve the same recovery point. */
   approvals: z
     .strictObject({
@@ -237,8 +193,7 @@ export const restoreSchema = z.strictObject({
       timeout: durationSchema.optional(),
     })
     .default({ required: 1 }),
-  /** After an abort past scale-down: leave the service down (default: it may hold half-restored data) or scale it up. */
-  onAbort: z.enum(['leave-down', 'scale-up']).default('leave-down'),
+  onAbort: z.enum(['leave-down', 'scale-up']).default('leave-down').describe('After an abort past scale-down: leave the service down (default: it may hold half-restored data) or scale it up.'),
 });
 
 /**
@@ -265,14 +220,14 @@ export const drillSchema = z.strictObject({
 });
 
 export const planSchema = z.strictObject({
-  name,
-  description: z.string().optional(),
-  store: storeSchema,
-  components: z.array(componentSchema).min(1, 'a plan needs at least one component'),
-  timeouts: timeoutsSchema.default({ heartbeat: '30s', component: '12h', stall: '10m' }),
-  retries: retriesSchema.default({ maximumAttempts: 8, initialInterval: '2s', maximumInterval: '2m' }),
-  schedule: scheduleSchema.optional(),
-  retention: retentionSchema.optional(),
+  name: name.describe('The plan\'s name: the first part of every key it stores and of its schedule id (lifeboat-<name>).'),
+  description: z.string().optional().describe('Free text.'),
+  store: storeSchema.describe('Where backup sets go: a local directory or an S3 bucket.'),
+  components: z.array(componentSchema).min(1, 'a plan needs at least one component').describe('The things to back up; `after` orders them.'),
+  timeouts: timeoutsSchema.default({ heartbeat: '30s', component: '12h', stall: '10m' }).describe('How long a dump may go without news before it is retried or given up.'),
+  retries: retriesSchema.default({ maximumAttempts: 8, initialInterval: '2s', maximumInterval: '2m' }).describe('Retries of retryable failures, the wait doubling each time.'),
+  schedule: scheduleSchema.optional().describe('When the plan runs unattended (`lifeboat plan apply` creates the Temporal Schedule).'),
+  retention: retentionSchema.optional().describe('Which complete sets to keep (restic `forget` semantics); the rest are pruned after each backup.'),
   restore: restoreSchema.optional(),
   /** Recovery time objective: a drill's measured RTO (start to checks passed) is compared with it. */
   rtoTarget: durationSchema.optional(),

@@ -3,9 +3,11 @@
  * UI 2.42) on a recovery waiting at its agreement gate. Headless Chromium reads the recovery point from the
  * `status` query on the Queries tab, opens More Actions > Send a Signal, finds `approveRecoveryPoint` with its
  * description (the UI lists handlers from the workflow's `__temporal_workflow_metadata` query), sends the
- * approval JSON, and the workflow moves past the gate and completes. Screenshots of each step are kept in
- * `.test-artifacts/webui/`.
+ * approval JSON, and the workflow moves past the gate and completes. Screenshots of each step go to
+ * `docs/images/runbook/`, where docs/runbook.md shows them (they are committed: rerun this test to refresh them);
+ * a failure's screenshot goes to `.test-artifacts/webui/`.
  */
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Browser, Locator, Page } from 'playwright-core';
@@ -24,7 +26,10 @@ interface WorkflowMetadata {
 describe('Web UI: an operator approves a recovery point from the browser', () => {
   const dir = tempDir('webui');
   const taskQueue = uniqueName('webui');
-  const shots = artifactDir('webui');
+  const failures = artifactDir('webui');
+  /** docs/runbook.md shows these. */
+  const shots = path.resolve(__dirname, '..', '..', 'docs', 'images', 'runbook');
+  mkdirSync(shots, { recursive: true });
   let server: TemporalDevServerHandle;
   let uiUrl: string;
   let env: NodeJS.ProcessEnv;
@@ -102,6 +107,17 @@ describe('Web UI: an operator approves a recovery point from the browser', () =>
       await expectVisible(page.getByText('Running', { exact: true }).first());
       await shot(page, '1-waiting-at-gate');
 
+      // The workflow's current details (setCurrentDetails) say what it waits for, on the User Metadata tab.
+      await page.getByRole('tab', { name: 'User Metadata' }).click();
+      // The UI renders the details' markdown in a sandboxed frame of its own.
+      const details = `waiting for 1 approval(s) of one of: ${timestamp}`;
+      const shown = await eventually('the current details', async () => {
+        for (const frame of page.frames()) if ((await frame.getByText(details).count()) > 0) return true;
+        return undefined;
+      }, 30_000, 250);
+      expect(shown).toBe(true);
+      await shot(page, '1b-current-details');
+
       // Where an operator reads the recovery point: the status query on the Queries tab.
       await page.getByRole('tab', { name: 'Queries' }).click();
       await page.waitForURL(`**/${runId}/query`);
@@ -155,7 +171,7 @@ describe('Web UI: an operator approves a recovery point from the browser', () =>
       await expectVisible(page.getByRole('cell', { name: 'Workflow Execution Signaled' }).first());
       await shot(page, '5-completed');
     } catch (error) {
-      await shot(page, 'failure').catch(() => undefined);
+      await page.screenshot({ path: path.join(failures, 'failure.png'), fullPage: true }).catch(() => undefined);
       throw error;
     } finally {
       await page.close();

@@ -7,47 +7,35 @@ import { listBackupSets } from '../../repository/backupSets';
 import { loadPlanFile } from '../../plan/load';
 import { createStore } from '../../stores';
 import { uniqueRunSuffix, withTemporalClient } from '../../temporal/connection';
-import { backupStatusQuery, backupWorkflowId, WORKFLOW_TYPES, type BackupStatus } from '../../temporal/names';
+import { backupStatusQuery, backupWorkflowId, WORKFLOW_TYPES } from '../../temporal/names';
 import { OperationFailed } from '../errors';
 import { formatTable, humanBytes, humanDuration, printJson } from '../output';
+import { pendingActivities, ProgressPrinter, ProgressTracker, type ProgressSample } from '../progress';
 import { registerVerifyCommand } from './verify';
 
-/** Polls the workflow and prints component progress: rewritten in place on a terminal, plain lines otherwise. */
+/** Polls the workflow and prints each component's progress (bytes, rate, ETA) from its activity's heartbeats. */
 async function followBackup(client: Client, handle: WorkflowHandle): Promise<void> {
-  const interactive = process.stderr.isTTY;
-  let lastLine = '';
-  let lastStates = '';
-  let lastPrinted = 0;
+  const tracker = new ProgressTracker();
+  const printer = new ProgressPrinter();
   for (;;) {
-    const description = await handle.describe();
-    if (description.status.name !== 'RUNNING') break;
+    const { running, activities } = await pendingActivities(client, handle);
+    if (!running) break;
     const status = await handle.query(backupStatusQuery).catch(() => undefined); // no worker has picked it up yet
     if (status) {
-      const streamed = new Map<string, number>();
-      for (const activity of description.raw.pendingActivities ?? []) {
-        const details = activity.heartbeatDetails?.payloads?.[0];
-        if (!details) continue;
-        const progress = client.options.loadedDataConverter.payloadConverter.fromPayload<BackupProgress>(details);
-        streamed.set(progress.component, progress.bytes);
-      }
-      const describe = (component: BackupStatus['components'][number]) => {
-        const bytes = component.bytes ?? streamed.get(component.name);
-        return `${component.name} ${component.state}${bytes !== undefined ? ` ${humanBytes(bytes)}` : ''}`;
-      };
-      const line = `${status.phase}: ${status.components.map(describe).join(', ')}`;
-      // A log gets a line when a component changes state, and a progress line every 10 s in between.
-      const states = status.components.map((component) => component.state).join();
-      if (interactive) process.stderr.write(`\r\x1b[K${line}`);
-      else if (states !== lastStates || (line !== lastLine && Date.now() - lastPrinted >= 10_000)) {
-        process.stderr.write(`${line}\n`);
-        lastPrinted = Date.now();
-      }
-      lastLine = line;
-      lastStates = states;
+      const heartbeats = new Map<string, BackupProgress>();
+      for (const { details } of activities) if (details && typeof details.component === 'string') heartbeats.set(details.component, details as unknown as BackupProgress);
+      const samples = status.components.map((component): ProgressSample => {
+        const progress = heartbeats.get(component.name);
+        if (component.state !== 'running' || !progress) return { component: component.name, state: component.state, done: component.bytes };
+        // Source bytes against the engine's estimate where it has one; stored bytes otherwise.
+        return progress.expectedSourceBytes !== undefined && progress.sourceBytes !== undefined
+          ? { component: component.name, state: component.state, done: progress.sourceBytes, expected: progress.expectedSourceBytes }
+          : { component: component.name, state: component.state, done: progress.bytes };
+      });
+      printer.show(`${handle.workflowId}: ${status.phase}`, tracker.update(samples));
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
-  if (interactive && lastLine) process.stderr.write('\n');
 }
 
 export function registerBackupCommands(program: Command): void {

@@ -16,6 +16,7 @@ import {
 } from '../../temporal/recovery';
 import { OperationFailed, UsageError } from '../errors';
 import { formatTable, humanBytes, humanDuration, printJson } from '../output';
+import { pendingActivities, ProgressPrinter, ProgressTracker, type ProgressSample } from '../progress';
 
 /** Sends an update; a validator's rejection is bad input (exit 2) with its reason. */
 async function sendUpdate(client: Client, workflowId: string, send: (handle: ReturnType<Client['workflow']['getHandle']>) => Promise<RecoveryStatus>, what: string): Promise<RecoveryStatus> {
@@ -47,6 +48,33 @@ export function printRecoveryStatus(status: RecoveryStatus): void {
   for (const step of status.steps) console.log(`  ${step.outcome.padEnd(7)} ${step.step}${step.error ? `: ${step.error}` : ''}`);
   if (status.waitingForResume) console.log(`  WAITING: "${status.waitingForResume.step}" failed; resume with --action retry | skip | abort`);
   for (const error of status.errors) console.log(`  note: ${error}`);
+}
+
+/**
+ * One round of `restore status --watch`: the full status whenever it changes, then the restore steps' progress
+ * (bytes of the artifact streamed so far against its size, rate, ETA) from their heartbeats.
+ */
+async function showRecoveryProgress(
+  client: Client,
+  handle: ReturnType<Client['workflow']['getHandle']>,
+  status: RecoveryStatus,
+  watching: { tracker: ProgressTracker; printer: ProgressPrinter; lastStatus: string },
+): Promise<void> {
+  const { phase, candidates, approvals, agreed, steps, waitingForResume, errors } = status;
+  const summary = JSON.stringify({ phase, candidates, approvals, agreed, steps, waitingForResume, errors });
+  if (summary !== watching.lastStatus) {
+    printRecoveryStatus(status);
+    watching.printer.detach();
+    watching.lastStatus = summary;
+  }
+  const { activities } = await pendingActivities(client, handle);
+  const samples = activities.flatMap(({ activityType, details }): ProgressSample[] => {
+    if (activityType !== 'restoreComponent' || typeof details?.component !== 'string') return [];
+    const done = typeof details.bytes === 'number' ? details.bytes : undefined;
+    const expected = typeof details.expectedBytes === 'number' ? details.expectedBytes : undefined;
+    return [{ component: details.component, state: 'restoring', done, expected }];
+  });
+  if (samples.length > 0) watching.printer.show(`${handle.workflowId}: ${phase}`, watching.tracker.update(samples));
 }
 
 export function registerRestoreCommands(program: Command): void {
@@ -105,6 +133,7 @@ export function registerRestoreCommands(program: Command): void {
     .action(async (workflowId: string, options: { json?: boolean; watch?: boolean }) => {
       await withTemporalClient(async (client) => {
         const handle = client.workflow.getHandle(workflowId);
+        const watching = { tracker: new ProgressTracker(), printer: new ProgressPrinter(process.stdout), lastStatus: '' };
         for (;;) {
           const description = await handle.describe();
           if (description.status.name !== 'RUNNING') {
@@ -124,9 +153,10 @@ export function registerRestoreCommands(program: Command): void {
           }
           const status = await handle.query(recoveryStatusQuery);
           if (options.json) printJson(status);
+          else if (options.watch) await showRecoveryProgress(client, handle, status, watching);
           else printRecoveryStatus(status);
           if (!options.watch) return;
-          await new Promise((resolve) => setTimeout(resolve, 2000));
+          await new Promise((resolve) => setTimeout(resolve, 1000));
         }
       });
     });

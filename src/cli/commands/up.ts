@@ -16,6 +16,9 @@ import { loadPlanFile } from '../../plan/load';
 import { connectClient, uniqueRunSuffix } from '../../temporal/connection';
 import { backupWorkflowId, DEFAULT_TASK_QUEUE, WORKFLOW_TYPES } from '../../temporal/names';
 import { humanBytes } from '../output';
+import { installSdkMetrics, startMetricsServer } from '../../../worker/metrics';
+import { applyPlanSchedule, describePlanSchedule } from '../../temporal/schedules';
+import { UsageError } from '../errors';
 
 const EXAMPLE_PLAN = path.resolve(__dirname, '..', '..', '..', '..', 'examples', 'plan.yaml');
 /** The example plan's environment variables and the databases `up` creates for them. */
@@ -56,8 +59,15 @@ export function registerUpCommand(program: Command): void {
     .option('--plan <file>', 'plan to back up', EXAMPLE_PLAN)
     .option('--state-dir <dir>', "where the dev server's database lives", '.lifeboat')
     .option('--once', 'stop everything after the first backup instead of running until Ctrl-C')
-    .action(async (options: { plan: string; stateDir: string; once?: boolean }) => {
+    .option('--metrics-port <port>', "the worker's Prometheus metrics (default 9464, or a free port when it is taken)")
+    .action(async (options: { plan: string; stateDir: string; once?: boolean; metricsPort?: string }) => {
       const { plan, revision } = await loadPlanFile(options.plan);
+      const metricsPort = options.metricsPort === undefined ? undefined : Number(options.metricsPort);
+      if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) {
+        throw new UsageError(`--metrics-port must be a port number (0-65535), not "${options.metricsPort}"`);
+      }
+      // The SDK's metrics exporter is part of the runtime, which must exist before any connection is made.
+      await installSdkMetrics();
       mkdirSync(options.stateDir, { recursive: true });
       const cleanups: (() => Promise<void>)[] = [];
       const cleanUp = async () => {
@@ -86,20 +96,32 @@ export function registerUpCommand(program: Command): void {
           await workerConnection.close();
         });
         say(`worker polling task queue "${settings.taskQueue}"`);
+        const metrics = await startMetricsServer(metricsPort ?? (await portOr(9464)), '127.0.0.1');
+        cleanups.push(() => metrics.close());
+        say(`metrics at ${metrics.url}`);
 
         const { client, connection } = await connectClient(settings);
         cleanups.push(() => connection.close());
         const workflowId = backupWorkflowId(plan.name, uniqueRunSuffix());
+        const where = plan.store.type === 'local' ? path.resolve(plan.store.path) : `s3://${plan.store.bucket}/${plan.store.prefix}`;
+        say(`backups go to ${where}`);
         say(`backing up plan "${plan.name}" (${plan.components.map((component) => component.name).join(', ')}): workflow ${workflowId}`);
         const result = (await client.workflow.execute(WORKFLOW_TYPES.backupPlan, {
           taskQueue: settings.taskQueue,
           workflowId,
           args: [{ plan, planRevision: revision }],
         })) as BackupPlanResult;
-        const where = plan.store.type === 'local' ? path.resolve(plan.store.path) : `s3://${plan.store.bucket}/${plan.store.prefix}`;
         say(`backup set ${result.setId} complete in ${where}:`);
         for (const component of result.components) say(`  ${component.name}: ${humanBytes(component.bytes)} sha256 ${component.sha256.slice(0, 16)}…`);
         if (temporal.uiUrl) say(`see the workflow at ${temporal.uiUrl}/namespaces/${temporal.namespace}/workflows/${workflowId}`);
+        if (plan.schedule) {
+          await applyPlanSchedule(client, plan, revision, settings.taskQueue);
+          const schedule = await describePlanSchedule(client, plan.name);
+          const next = schedule.info.nextActionTimes[0];
+          say(`next scheduled run: ${next ? next.toISOString() : 'none'} (schedule ${schedule.scheduleId}${options.once ? ', runs while `lifeboat up` does' : ''})`);
+        } else {
+          say(`plan "${plan.name}" has no schedule: add one (see the README) to back it up unattended`);
+        }
         if (options.once) return;
         say('running; Ctrl-C stops everything started here');
         await running;
