@@ -9,6 +9,7 @@ import { Client } from 'pg';
 import { checkRecordedOrder, setIdTime, type Manifest } from '../src/catalog/manifest';
 import { engineFor } from '../src/engines';
 import { decompressor } from '../src/engines/compression';
+import { Keyring, unsealingStream } from '../src/encryption';
 import { liveRowCounts } from '../src/engines/postgres';
 import { resolveEnvReference } from '../src/engines/errors';
 import type { Plan } from '../src/plan/schema';
@@ -125,10 +126,11 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
   return withHeartbeat(
     () => ({ component: component.name, bytes: verifying.bytes }),
     async () => {
-      // The artifact is opened before the target is touched: a store failure leaves the live data alone.
+      // The key and the artifact are checked before the target is touched: a missing key or a store failure leaves the live data alone.
+      const decrypt = unsealingStream(backup, Keyring.forPlan(input.plan));
       const source = await store.get(backup.key);
       const content = decompressor(backup.compression);
-      await Promise.all([pipeline(source, verifying, content), engine.restore!(component, content)]);
+      await Promise.all([pipeline(source, verifying, decrypt, content), engine.restore!(component, content)]);
       return { component: component.name, bytes: verifying.bytes, restored: true };
     },
   );

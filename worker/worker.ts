@@ -4,6 +4,7 @@ import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import * as activities from '../activities';
 import type { TemporalSettings } from '../src/temporal/connection';
+import { dataConverterFromEnv } from '../src/encryption/payloadCodec';
 
 /** Prebuilt by `npm run build` (worker/bundle.ts) so a worker starts in a second instead of bundling. */
 export const WORKFLOW_BUNDLE = path.resolve(__dirname, '..', 'workflow-bundle.js');
@@ -15,6 +16,8 @@ export interface LifeboatWorkerOptions {
 }
 
 export async function createLifeboatWorker({ settings, maxConcurrentActivities }: LifeboatWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+  // Payload encryption (when configured): codecs run outside the workflow sandbox, the bundle is unaffected.
+  const dataConverter = dataConverterFromEnv();
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect({ address: settings.address });
@@ -33,6 +36,7 @@ export async function createLifeboatWorker({ settings, maxConcurrentActivities }
     activities,
     ...workflows,
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities ?? Number(process.env.LIFEBOAT_MAX_CONCURRENT_ACTIVITIES || 4),
+    dataConverter,
   });
   return { worker, connection };
 }

@@ -13,6 +13,8 @@ import { registerRestoreCommands } from './commands/restore';
 import { registerScheduleCommands } from './commands/schedule';
 import { registerUpCommand } from './commands/up';
 import { registerWorkerCommand } from './commands/worker';
+import { registerCodecServerCommand } from './commands/codecServer';
+import { KeyMaterialError } from '../encryption/keys';
 import { EXIT, OperationFailed, UsageError } from './errors';
 
 function packageVersion(): string {
@@ -33,6 +35,7 @@ function buildProgram(): Command {
   registerPruneCommand(program);
   registerRestoreCommands(program);
   registerUpCommand(program);
+  registerCodecServerCommand(program);
   // Subcommands inherit the override so that usage errors exit 2, not commander's default 1.
   program.commands.forEach(function inherit(command: Command) {
     command.exitOverride();
@@ -54,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(`error: no workflow ${error.workflowId} in this namespace: check the id (e.g. \`temporal workflow list\`) and TEMPORAL_NAMESPACE`);
       return EXIT.badInput;
     }
-    if (error instanceof PlanError || error instanceof UsageError) {
+    if (error instanceof PlanError || error instanceof UsageError || error instanceof KeyMaterialError) {
       console.error(`error: ${error.message}`);
       return EXIT.badInput;
     }

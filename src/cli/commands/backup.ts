@@ -1,11 +1,13 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { BackupProgress } from '../../../activities';
 import type { BackupPlanResult } from '../../../workflows';
 import { ObjectNotFoundError } from '../../stores/types';
 import { listBackupSets, readManifest, verifyBackupSet } from '../../repository/backupSets';
 import { loadPlanFile } from '../../plan/load';
 import { createStore } from '../../stores';
+import { Keyring } from '../../encryption';
 import { uniqueRunSuffix, withTemporalClient } from '../../temporal/connection';
 import { backupStatusQuery, backupWorkflowId, WORKFLOW_TYPES, type BackupStatus } from '../../temporal/names';
 import { OperationFailed, UsageError } from '../errors';
@@ -26,7 +28,8 @@ async function followBackup(client: Client, handle: WorkflowHandle): Promise<voi
       for (const activity of description.raw.pendingActivities ?? []) {
         const details = activity.heartbeatDetails?.payloads?.[0];
         if (!details) continue;
-        const progress = client.options.loadedDataConverter.payloadConverter.fromPayload<BackupProgress>(details);
+        // Heartbeat details come raw from describe(): decoded (decrypted, with payload encryption on) first.
+        const progress = await decodeFromPayloadsAtIndex<BackupProgress>(client.options.loadedDataConverter, 0, [details]);
         streamed.set(progress.component, progress.bytes);
       }
       const describe = (component: BackupStatus['components'][number]) => {
@@ -103,6 +106,7 @@ export function registerBackupCommands(program: Command): void {
     .option('--json', 'print the verification as JSON')
     .action(async (setId: string, options: { plan: string; json?: boolean }) => {
       const { plan } = await loadPlanFile(options.plan);
+      Keyring.forPlan(plan).loadAll(); // an unset or malformed key is bad input (exit 2), before anything is read
       const store = createStore(plan.store);
       const manifest = await readManifest(store, plan.name, setId).catch((error: Error) => {
         if (error instanceof ObjectNotFoundError) {
