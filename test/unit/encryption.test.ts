@@ -232,4 +232,10 @@ describe('encryption keys', () => {
     expect(invalid('encryption: { keyFromEnv: A, keyId: x, previousKeys: [{ keyFromEnv: B, keyId: x }] }\n')).toContain('two keys have the same keyId');
     expect(invalid('encryption: { key: c2VjcmV0 }\n')).toContain('key');
   });
+
+  test('the encrypted example plan is valid', async () => {
+    const { loadPlanFile } = await import('../../src/plan/load');
+    const { plan } = await loadPlanFile(path.resolve(__dirname, '..', '..', 'examples', 'encrypted-plan.yaml'));
+    expect(plan.encryption).toEqual({ keyFromEnv: 'LIFEBOAT_BACKUP_KEY', previousKeys: [] });
+  });
 });
