@@ -104,7 +104,10 @@ describe('payload encryption for Temporal', () => {
     const shown = await execFileAsync(findTemporalCli()!, ['workflow', 'show', '--address', testEnv().temporalAddress, '--workflow-id', workflowId, '--codec-endpoint', codecUrl, '--output', 'json'], {
       maxBuffer: 16 * 1024 * 1024,
     });
-    expect(shown.stdout).toContain(set.setId);
+    const events = (JSON.parse(shown.stdout) as { events: { eventType: string; workflowExecutionCompletedEventAttributes?: { result: { payloads: { metadata: { encoding: string }; data: string }[] } } }[] }).events;
+    const result = events.find((event) => event.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED')!.workflowExecutionCompletedEventAttributes!.result.payloads[0];
+    expect(Buffer.from(result.metadata.encoding, 'base64').toString()).toBe('json/plain');
+    expect(JSON.parse(Buffer.from(result.data, 'base64').toString())).toMatchObject({ plan: planName, setId: set.setId, startedAt: set.startedAt });
   });
 
   test('a worker with a malformed payload key refuses to start, naming the variable', async () => {
