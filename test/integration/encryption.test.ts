@@ -5,11 +5,14 @@
  */
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Manifest } from '../../src/catalog/manifest';
 import { ArtifactTamperedError, keyFingerprint, Keyring, unsealingStream } from '../../src/encryption';
+import { openFilesArtifact, restoreFilesArtifacts } from '../../src/engines/files';
 import type { PlanInput } from '../../src/plan/schema';
 import { createStore } from '../../src/stores';
 import { recoveryStatusQuery, type RecoveryReport } from '../../src/temporal/recovery';
@@ -202,5 +205,40 @@ describe('client-side encryption', () => {
       (error: Error) => error,
     );
     expect((recovery as WorkflowFailedError).cause?.message).toContain(`${set.setId} (verification failed: ${key}:`);
+  });
+
+  test('files: tar and index sidecar encrypted; an incremental reads its encrypted base index; a restore decrypts; without the old key a full is taken', async () => {
+    const tree = path.join(dir, 'documents');
+    mkdirSync(path.join(tree, 'contracts'), { recursive: true });
+    writeFileSync(path.join(tree, 'contracts', 'merger-terms.txt'), 'TOP-SECRET-MERGER-TERMS '.repeat(100));
+    writeFileSync(path.join(tree, 'readme.txt'), 'hello');
+    const storeDir = path.join(dir, 'files-store');
+    const filesPlan = (encryption: PlanInput['encryption'], file: string) =>
+      writePlan(dir, { name: 'documents', store: { type: 'local', path: storeDir }, components: [{ name: 'docs', type: 'files', path: tree, incremental: true, compression: { algorithm: 'none' } }], encryption }, file);
+    const planFile = filesPlan({ keyFromEnv: 'BACKUP_KEY_A' }, 'files-a.yaml');
+    const full = (await backup(planFile)).components[0];
+    writeFileSync(path.join(tree, 'contracts', 'addendum.txt'), 'TOP-SECRET-ADDENDUM');
+    const incremental = (await backup(planFile)).components[0];
+    expect([full.files?.mode, incremental.files?.mode]).toEqual(['full', 'incremental']);
+    for (const artifact of [full, full.sidecars[0], full.files!.index, incremental, incremental.sidecars[0]]) {
+      expect(artifact.encryption).toEqual({ algorithm: 'aes-256-gcm-chunked', keyId: idA });
+      const bytes = readFileSync(path.join(storeDir, artifact.key));
+      for (const plaintext of ['TOP-SECRET', 'merger-terms', 'contracts']) expect(bytes.includes(Buffer.from(plaintext))).toBe(false);
+    }
+    for (const setId of [full.key, incremental.key].map((key) => key.split('/')[1])) {
+      expect((await runCli(['backup', 'verify', '--plan', planFile, setId], { env })).code).toBe(0);
+    }
+
+    const store = createStore({ type: 'local', path: storeDir });
+    const keyring = Keyring.forPlan({ encryption: { keyFromEnv: 'BACKUP_KEY_A', previousKeys: [] } }, env);
+    const target = path.join(dir, 'documents-restored');
+    await restoreFilesArtifacts({ full: () => openFilesArtifact(store, full, keyring), incremental: () => openFilesArtifact(store, incremental, keyring), deleted: incremental.files!.deleted, targetDir: target });
+    expect(readFileSync(path.join(target, 'contracts', 'merger-terms.txt'), 'utf8')).toBe('TOP-SECRET-MERGER-TERMS '.repeat(100));
+    expect(readFileSync(path.join(target, 'contracts', 'addendum.txt'), 'utf8')).toBe('TOP-SECRET-ADDENDUM');
+
+    // Key A dropped: the base index cannot be decrypted, so the next backup is a full (always correct), under key B.
+    const afterRotation = (await backup(filesPlan({ keyFromEnv: 'BACKUP_KEY_B' }, 'files-b.yaml'))).components[0];
+    expect(afterRotation.files?.mode).toBe('full');
+    expect(afterRotation.encryption?.keyId).toBe(idB);
   });
 });
