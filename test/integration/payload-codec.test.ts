@@ -110,6 +110,44 @@ describe('payload encryption for Temporal', () => {
     expect(JSON.parse(Buffer.from(result.data, 'base64').toString())).toMatchObject({ plan: planName, setId: set.setId, startedAt: set.startedAt });
   });
 
+  test('schedules: `plan apply` stores encrypted arguments, which Lifeboat (with the keys) still reads', async () => {
+    const planName = uniqueName('scheduled_payroll');
+    const scheduleId = `lifeboat-${planName}`;
+    const planFile = writePlan(dir, {
+      name: planName,
+      store: { type: 'local', path: path.join(dir, 'store') },
+      components: [{ name: 'salaries', type: 'postgres', connection: { urlFromEnv: 'PAYROLL_DATABASE_URL' } }],
+      schedule: { every: '24h' },
+    });
+    expect((await runCli(['plan', 'apply', planFile], { env })).code).toBe(0);
+    try {
+      const described = await execFileAsync(findTemporalCli()!, ['schedule', 'describe', '--address', testEnv().temporalAddress, '--schedule-id', scheduleId, '--output', 'json']);
+      // Every payload in the schedule's action (its workflow input) is encrypted and holds no plan text.
+      const payloads: { metadata: { encoding: string }; data: string }[] = [];
+      const walk = (value: unknown): void => {
+        if (Array.isArray(value)) value.forEach(walk);
+        else if (value !== null && typeof value === 'object') {
+          const candidate = value as { metadata?: { encoding?: string }; data?: string };
+          if (candidate.metadata?.encoding && typeof candidate.data === 'string') payloads.push(candidate as (typeof payloads)[number]);
+          else Object.values(value).forEach(walk);
+        }
+      };
+      walk((JSON.parse(described.stdout) as { schedule: { action: unknown } }).schedule.action);
+      expect(payloads.length).toBeGreaterThan(0);
+      for (const payload of payloads) {
+        expect(Buffer.from(payload.metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
+        const data = Buffer.from(payload.data, 'base64').toString('latin1');
+        expect(data).not.toContain(planName);
+        expect(data).not.toContain('PAYROLL_DATABASE_URL');
+      }
+      const listed = await runCli(['schedule', 'list', '--json'], { env });
+      expect(listed.code).toBe(0);
+      expect((JSON.parse(listed.stdout) as { scheduleId: string; plan?: string }[]).find((row) => row.scheduleId === scheduleId)?.plan).toBe(planName);
+    } finally {
+      await temporal.client.schedule.getHandle(scheduleId).delete();
+    }
+  });
+
   test('a worker with a malformed payload key refuses to start, naming the variable', async () => {
     const result = await runCli(['worker'], { env: { ...env, LIFEBOAT_PAYLOAD_KEY_FILE: '', LIFEBOAT_PAYLOAD_KEY: 'not-a-key' }, timeoutMs: 60_000 });
     expect(result.code).toBe(2);
