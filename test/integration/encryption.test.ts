@@ -18,7 +18,7 @@ import { createStore } from '../../src/stores';
 import { recoveryStatusQuery, type RecoveryReport } from '../../src/temporal/recovery';
 import { createDatabase, runPgbenchInit, s3Client, tableRowCounts, tempDir, testEnv, uniqueName } from '../harness/env';
 import { fingerprint, sql } from '../harness/postgres';
-import { eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { eventually, historyText, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
 
 describe('client-side encryption', () => {
   const dir = tempDir('encryption');
@@ -66,10 +66,12 @@ describe('client-side encryption', () => {
     return Buffer.from(await object.Body!.transformToByteArray());
   }
 
+  let lastWorkflowId = '';
   async function backup(planFile: string): Promise<Manifest> {
     const result = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
     expect(result.code).toBe(0);
-    const { setId } = JSON.parse(result.stdout) as { setId: string };
+    const { setId, workflowId } = JSON.parse(result.stdout) as { setId: string; workflowId: string };
+    lastWorkflowId = workflowId;
     const listing = await runCli(['backups', 'list', '--plan', planFile, '--json'], { env });
     return (JSON.parse(listing.stdout) as { sets: Manifest[] }).sets.find((set) => set.setId === setId)!;
   }
@@ -110,7 +112,12 @@ describe('client-side encryption', () => {
     expect(artifact.includes(Buffer.from('salary of employee'))).toBe(false);
     expect(artifact.subarray(0, 8).toString()).toBe('LBOATENC');
     const manifestText = (await stored(`ledger/${setA.setId}/manifest.json`)).toString();
-    for (const secret of [keyA.toString('base64'), keyA.toString('hex'), keyB.toString('hex')]) expect(manifestText).not.toContain(secret);
+    const history = await historyText(temporal.client, lastWorkflowId);
+    expect(history).toContain('BACKUP_KEY_A'); // the reference travels, the key never does
+    for (const secret of [keyA.toString('base64'), keyA.toString('hex'), keyB.toString('hex')]) {
+      expect(manifestText).not.toContain(secret);
+      expect(history).not.toContain(secret);
+    }
 
     const verified = await runCli(['backup', 'verify', '--plan', planFile, setA.setId], { env });
     expect(verified.stdout).toContain(`set ${setA.setId} verified`);
@@ -153,6 +160,21 @@ describe('client-side encryption', () => {
     const unset = await runCli(['backup', 'verify', '--plan', planFile, setA.setId], { env: { ...env, BACKUP_KEY_B: '' } });
     expect(unset.code).toBe(2);
     expect(unset.stderr).toContain('environment variable BACKUP_KEY_B (encryption.keyFromEnv/keyFile) is not set');
+  });
+
+  test('a backup whose key the worker lacks fails at once, naming the variable', async () => {
+    const planFile = writePlan(dir, plan('ledger', { keyFromEnv: 'UNSET_BACKUP_KEY' }), 'unset-key.yaml');
+    const result = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('environment variable UNSET_BACKUP_KEY (encryption.keyFromEnv/keyFile) is not set');
+    // Not retried: a missing key does not appear by waiting.
+    const workflowId = /lifeboat-backup-ledger-\S+/.exec(result.stderr)![0];
+    const history = await historyText(temporal.client, workflowId);
+    expect(history).toContain('EncryptionKey');
+    const events = (await temporal.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const attempts = events.map((event) => event.activityTaskStartedEventAttributes?.attempt).filter((attempt) => attempt !== undefined && attempt !== null);
+    expect(attempts.length).toBeGreaterThan(0);
+    expect(attempts.every((attempt) => attempt === 1)).toBe(true);
   });
 
   test('rotation: new sets use the new key; the old set verifies and restores while its key is in previousKeys', async () => {
