@@ -135,12 +135,20 @@ export class Keyring {
     if (!this.enabled) {
       throw new WrongKeyError(`${what} is encrypted with key ${keyId}, and the plan configures no encryption keys: add encryption.keyFromEnv or keyFile (and previousKeys) with that key`);
     }
+    // A key that cannot be loaded does not hide one that can; it is reported only when no key matches.
+    let unloadable: KeyMaterialError | undefined;
     for (let index = 0; index < this.sources.length; index++) {
       const explicit = this.sources[index].source.keyId;
       if (explicit !== undefined && explicit !== keyId) continue; // not this one: no need to load it
-      const key = this.load(index);
-      if (key.id === keyId) return key;
+      try {
+        const key = this.load(index);
+        if (key.id === keyId) return key;
+      } catch (error) {
+        if (!(error instanceof KeyMaterialError)) throw error;
+        unloadable ??= error;
+      }
     }
+    if (unloadable) throw new KeyMaterialError(`${what} needs key ${keyId}, and a configured key cannot be loaded: ${unloadable.message}`);
     throw new WrongKeyError(`${what} was encrypted with key ${keyId}, which is not configured: add it to encryption.previousKeys`);
   }
 

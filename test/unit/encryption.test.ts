@@ -202,6 +202,12 @@ describe('encryption keys', () => {
     expect(() => Keyring.forPlan({}).require('abc', 'artifact y')).toThrow(/artifact y is encrypted with key abc, and the plan configures no encryption keys/);
   });
 
+  test('an unloadable previous key does not hide a loadable one, and is named when no key matches', () => {
+    const ring = Keyring.forPlan({ encryption: { keyFromEnv: 'NEW_KEY', previousKeys: [{ keyFromEnv: 'UNMOUNTED_KEY' }, { keyFromEnv: 'OLD_KEY' }] } }, { NEW_KEY: randomBytes(32).toString('hex'), OLD_KEY: raw.toString('hex') });
+    expect(ring.require(keyFingerprint(raw), 'artifact x').key.equals(raw)).toBe(true);
+    expect(() => ring.require('feedfacefeedface', 'artifact x')).toThrow(/artifact x needs key feedfacefeedface, and a configured key cannot be loaded: environment variable UNMOUNTED_KEY \(encryption.previousKeys\[0\]\) is not set/);
+  });
+
   test('an explicit keyId is used as given', () => {
     const ring = Keyring.forPlan({ encryption: { keyFromEnv: 'K', keyId: 'prod-2026', previousKeys: [] } }, { K: raw.toString('hex') });
     expect(ring.current()?.id).toBe('prod-2026');
