@@ -19,6 +19,7 @@ import {
 } from '../src/catalog/manifest';
 import { engineFor, type DumpContext } from '../src/engines';
 import { compressionSuffix, compressor, resolveCompression } from '../src/engines/compression';
+import { artifactSeal, sealingStream, type ArtifactSeal } from '../src/encryption';
 import { durationMs, type Plan } from '../src/plan/schema';
 import { listBackupSets, manifestBody } from '../src/repository/backupSets';
 import { DigestStream } from '../src/repository/digest';
@@ -44,11 +45,20 @@ export interface BackupProgress {
 
 const HEARTBEAT_INTERVAL_MS = 1_000;
 
-/** Streams a body through a sha256 digest into the store at key. */
-async function putWithDigest(store: BackupStore, key: string, body: Readable): Promise<ArtifactRef> {
+/** Streams a body (encrypted when the plan says so) through a sha256 digest into the store at key. */
+async function putWithDigest(store: BackupStore, key: string, body: Readable, seal: ArtifactSeal | undefined): Promise<ArtifactRef> {
   const digest = new DigestStream();
-  await Promise.all([pipeline(body, digest), store.put(key, digest)]);
-  return { key, bytes: digest.bytes, sha256: digest.sha256() };
+  await Promise.all([pipeline(body, sealingStream(seal), digest), store.put(key, digest)]);
+  return { key, bytes: digest.bytes, sha256: digest.sha256(), ...(seal ? { encryption: seal.record } : {}) };
+}
+
+/** The plan's current encryption key, loaded in the worker; a missing or malformed key fails at once. */
+function currentSeal(plan: Plan): ArtifactSeal | undefined {
+  try {
+    return artifactSeal(plan);
+  } catch (error) {
+    throw toApplicationFailure(error);
+  }
 }
 
 export async function backupComponent(input: BackupComponentInput): Promise<ComponentBackup> {
@@ -61,6 +71,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   const compression = resolveCompression(component.compression ?? engine.defaultCompression);
   const key = artifactKey(plan.name, setId, component.name, `${engine.extension}${compressionSuffix(compression)}`);
   const sidecars: ArtifactRef[] = [];
+  const seal = currentSeal(plan);
   const dumpContext: DumpContext = {
     plan,
     setId,
@@ -68,7 +79,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
     store,
     completeSets: async () => (await listBackupSets(store, plan.name)).complete,
     putSidecar: async (suffix, body) => {
-      const sidecar = await putWithDigest(store, artifactKey(plan.name, setId, component.name, suffix), body);
+      const sidecar = await putWithDigest(store, artifactKey(plan.name, setId, component.name, suffix), body, seal);
       sidecars.push(sidecar);
       return sidecar;
     },
@@ -104,7 +115,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
     try {
       const [facts] = await Promise.all([
         dump.finished,
-        pipeline(dump.stream, fromSource, compressor(compression), digest).catch((error: Error) => {
+        pipeline(dump.stream, fromSource, compressor(compression), sealingStream(seal), digest).catch((error: Error) => {
           dump.abort();
           throw error;
         }),
@@ -124,6 +135,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
         compression,
         sidecars,
         ...facts,
+        ...(seal ? { encryption: seal.record } : {}),
       } satisfies ComponentBackupInput);
       recordComponentSuccess(plan.name, backup);
       context.log.info('component backed up', { plan: plan.name, component: component.name, key, bytes: backup.bytes });

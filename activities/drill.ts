@@ -60,7 +60,7 @@ export async function restoreSandbox(input: { plan: Plan; setId: string; compone
       const [sandbox] = await resolveSandboxes(input.plan, [component]);
       const backup = await recordedArtifact(store, input.plan, input.setId, component.name);
       verifying = new VerifyingStream(backup.key, backup.sha256, backup.bytes);
-      await restoreFromArtifact(store, backup, verifying, (content) => restorePostgresDatabase(component.name, sandbox.url, content));
+      await restoreFromArtifact(store, input.plan, backup, verifying, (content) => restorePostgresDatabase(component.name, sandbox.url, content));
       return { component: component.name, bytes: verifying.bytes };
     },
   );

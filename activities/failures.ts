@@ -6,6 +6,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { InvalidTimeZoneError } from '../src/catalog/retention';
 import { ComponentError } from '../src/engines/errors';
+import { ArtifactTamperedError, KeyMaterialError, WrongKeyError } from '../src/encryption';
 import { ChecksumMismatchError } from '../src/repository/digest';
 import { ScalerError } from '../src/scalers';
 import { isRetryableStoreError } from '../src/stores';
@@ -17,6 +18,8 @@ export function toApplicationFailure(error: unknown, what?: string): Application
     return ApplicationFailure.create({ message: error.message, type: error.kind, nonRetryable: !error.retryable });
   }
   if (error instanceof ChecksumMismatchError) return ApplicationFailure.nonRetryable(error.message, 'ChecksumMismatch');
+  if (error instanceof KeyMaterialError || error instanceof WrongKeyError) return ApplicationFailure.nonRetryable(error.message, 'EncryptionKey');
+  if (error instanceof ArtifactTamperedError) return ApplicationFailure.nonRetryable(error.message, 'ArtifactTampered');
   if (error instanceof InvalidTimeZoneError) return ApplicationFailure.nonRetryable(error.message, 'InvalidRetention');
   const message = `${what ? `${what}: ` : ''}${(error as Error).message ?? String(error)}`;
   return ApplicationFailure.create({ message, type: 'StoreError', nonRetryable: !isRetryableStoreError(error) });

@@ -11,6 +11,7 @@ import { checkRecordedOrder, setIdTime, type ComponentBackup, type Manifest } fr
 import { describeVerifyFailure, type VerifyFailedMark } from '../src/catalog/verifyMark';
 import { engineFor } from '../src/engines';
 import { decompressor } from '../src/engines/compression';
+import { Keyring, unsealingStream } from '../src/encryption';
 import { liveRowCountsAt } from '../src/engines/postgres';
 import { resolveEnvReference } from '../src/engines/errors';
 import type { Plan, PostgresComponent, SqlCheck } from '../src/plan/schema';
@@ -134,7 +135,8 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
   return withHeartbeat(
     () => ({ component: component.name, bytes: verifying.bytes, expectedBytes: backup.bytes }),
     async () => {
-      await restoreFromArtifact(store, backup, verifying, (content) => engine.restore!(component, content));
+      // The key and the artifact are checked before the target is touched: a missing key or a store failure leaves the live data alone.
+      await restoreFromArtifact(store, input.plan, backup, verifying, (content) => engine.restore!(component, content));
       return { component: component.name, bytes: verifying.bytes, restored: true };
     },
   );
@@ -153,10 +155,11 @@ export async function recordedArtifact(store: BackupStore, plan: Plan, setId: st
  * match) and decompression into `restore`. The artifact is opened before `restore` starts: a store failure
  * leaves the target alone.
  */
-export async function restoreFromArtifact(store: BackupStore, backup: ComponentBackup, verifying: VerifyingStream, restore: (content: Readable) => Promise<void>): Promise<void> {
+export async function restoreFromArtifact(store: BackupStore, plan: Plan, backup: ComponentBackup, verifying: VerifyingStream, restore: (content: Readable) => Promise<void>): Promise<void> {
+  const decrypt = unsealingStream(backup, Keyring.forPlan(plan));
   const source = await store.get(backup.key);
   const content = decompressor(backup.compression);
-  await Promise.all([pipeline(source, verifying, content), restore(content)]);
+  await Promise.all([pipeline(source, verifying, decrypt, content), restore(content)]);
 }
 
 export interface CheckResult {

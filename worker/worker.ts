@@ -4,6 +4,7 @@ import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import * as activities from '../activities';
 import type { TemporalSettings } from '../src/temporal/connection';
+import { dataConverterFromEnv } from '../src/encryption/payloadCodec';
 
 /** Prebuilt by `npm run build` (worker/bundle.ts) so a worker starts in a second instead of bundling. */
 export const WORKFLOW_BUNDLE = path.resolve(__dirname, '..', 'workflow-bundle.js');
@@ -15,6 +16,8 @@ export interface LifeboatWorkerOptions {
 }
 
 export async function createLifeboatWorker({ settings, maxConcurrentActivities }: LifeboatWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+  // Payload encryption (when configured): codecs run outside the workflow sandbox, the bundle is unaffected.
+  const dataConverter = dataConverterFromEnv();
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect({ address: settings.address });
@@ -36,6 +39,7 @@ export async function createLifeboatWorker({ settings, maxConcurrentActivities }
     // Heartbeats carry progress (bytes, expected bytes) that `backup run --wait` and `restore status --watch` show:
     // without this the SDK sends them only every 0.8 x heartbeat timeout (24 s for the default 30 s).
     maxHeartbeatThrottleInterval: '2s',
+    dataConverter,
   });
   return { worker, connection };
 }

@@ -28,10 +28,18 @@ export const redisFactsSchema = z.strictObject({
   rdbChecksum: z.enum(['crc64', 'disabled']).optional(),
 });
 
+/** How an artifact's stored bytes are encrypted: the algorithm and the id of the key (never the key). */
+export const encryptionRecordSchema = z.strictObject({
+  algorithm: z.string(),
+  keyId: z.string(),
+});
+
 export const artifactRefSchema = z.strictObject({
   key: z.string(),
   bytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Present when the stored bytes are encrypted (sha256 and bytes are of the stored, encrypted form). */
+  encryption: encryptionRecordSchema.optional(),
 });
 
 export const invalidLineSchema = z.strictObject({
@@ -101,6 +109,8 @@ export const componentBackupSchema = z.strictObject({
   redis: redisFactsSchema.optional(),
   files: filesFactsSchema.optional(),
   http: httpFactsSchema.optional(),
+  /** Present when the artifact is encrypted (sha256 and bytes are of the stored, encrypted form). */
+  encryption: encryptionRecordSchema.optional(),
 });
 
 export const manifestSchema = z.strictObject({
@@ -122,6 +132,7 @@ export type FilesFacts = z.infer<typeof filesFactsSchema>;
 export type HttpFacts = z.infer<typeof httpFactsSchema>;
 export type ArtifactRef = z.infer<typeof artifactRefSchema>;
 export type CompressionRecord = z.infer<typeof compressionRecordSchema>;
+export type EncryptionRecord = z.infer<typeof encryptionRecordSchema>;
 export type ComponentBackup = z.infer<typeof componentBackupSchema>;
 export type ComponentBackupInput = z.input<typeof componentBackupSchema>;
 export type Manifest = z.infer<typeof manifestSchema>;

@@ -16,6 +16,8 @@ import { registerUpCommand } from './commands/up';
 import { registerWorkerCommand } from './commands/worker';
 import { registerDrillCommands } from './commands/drill';
 import { registerDoctorCommand } from './commands/doctor';
+import { registerCodecServerCommand } from './commands/codecServer';
+import { KeyMaterialError } from '../encryption/keys';
 import { EXIT, OperationFailed, UsageError } from './errors';
 
 function packageVersion(): string {
@@ -39,6 +41,7 @@ function buildProgram(): Command {
   registerStoreCommands(program);
   registerDrillCommands(program);
   registerDoctorCommand(program);
+  registerCodecServerCommand(program);
   // Subcommands inherit the override so that usage errors exit 2, not commander's default 1.
   program.commands.forEach(function inherit(command: Command) {
     command.exitOverride();
@@ -60,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(`error: no workflow ${error.workflowId} in this namespace: check the id (e.g. \`temporal workflow list\`) and TEMPORAL_NAMESPACE`);
       return EXIT.badInput;
     }
-    if (error instanceof PlanError || error instanceof UsageError) {
+    if (error instanceof PlanError || error instanceof UsageError || error instanceof KeyMaterialError) {
       console.error(`error: ${error.message}`);
       return EXIT.badInput;
     }

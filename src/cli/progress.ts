@@ -4,6 +4,7 @@
  * a plain line is printed when something changes state, and at most every `plainIntervalMs` in between.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { humanBytes, humanDuration } from './output';
 
 /** One component's progress as heartbeats report it: bytes done and, when known, bytes expected in total. */
@@ -124,15 +125,18 @@ export interface PendingActivityDetails {
 /** The pending activities of a running workflow with their last heartbeat's details (from describe()). */
 export async function pendingActivities(client: Client, handle: WorkflowHandle): Promise<{ running: boolean; activities: PendingActivityDetails[] }> {
   const description = await handle.describe();
-  const activities = (description.raw.pendingActivities ?? []).map((activity) => {
-    const payload = activity.heartbeatDetails?.payloads?.[0];
-    let details: Record<string, unknown> | undefined;
-    try {
-      details = payload ? client.options.loadedDataConverter.payloadConverter.fromPayload<Record<string, unknown>>(payload) : undefined;
-    } catch {
-      details = undefined; // an encoded payload (a codec) or an older worker's shape: no progress, not an error
-    }
-    return { activityType: activity.activityType?.name ?? '', attempt: activity.attempt ?? 1, details };
-  });
+  const activities = await Promise.all(
+    (description.raw.pendingActivities ?? []).map(async (activity) => {
+      const payload = activity.heartbeatDetails?.payloads?.[0];
+      let details: Record<string, unknown> | undefined;
+      try {
+        // Raw from describe(): decoded through the client's codec first (payload encryption may be on).
+        details = payload ? await decodeFromPayloadsAtIndex<Record<string, unknown>>(client.options.loadedDataConverter, 0, [payload]) : undefined;
+      } catch {
+        details = undefined; // a payload this client cannot decode, or an older worker's shape: no progress, not an error
+      }
+      return { activityType: activity.activityType?.name ?? '', attempt: activity.attempt ?? 1, details };
+    }),
+  );
   return { running: description.status.name === 'RUNNING', activities };
 }

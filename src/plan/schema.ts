@@ -219,6 +219,42 @@ export const drillSchema = z.strictObject({
   schedule: scheduleSchema.optional(),
 });
 
+/**
+ * Where one client-side encryption key comes from: an environment variable or a file (e.g. a mounted
+ * Kubernetes secret) holding 32 random bytes as base64 or hex text (`openssl rand -base64 32`). Resolved in the
+ * worker (and by `backup verify`), never carried in the plan, workflow history or manifest.
+ */
+const encryptionKeyFields = {
+  keyFromEnv: envVarName.optional(),
+  keyFile: z.string().min(1).optional(),
+  /** Recorded in the manifest; default: a fingerprint derived from the key (first 16 hex digits of an HMAC). */
+  keyId: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'use 1-64 letters, digits, ".", "_" or "-"')
+    .optional(),
+};
+
+const oneKeySource = (value: { keyFromEnv?: string; keyFile?: string }) => (value.keyFromEnv === undefined) !== (value.keyFile === undefined);
+const oneKeySourceMessage = { message: 'give exactly one of keyFromEnv or keyFile' };
+
+export const encryptionKeySchema = z.strictObject(encryptionKeyFields).refine(oneKeySource, oneKeySourceMessage);
+
+/** Client-side encryption of every artifact (AES-256-GCM in chunks); see the README's encryption section. */
+export const encryptionSchema = z
+  .strictObject({
+    ...encryptionKeyFields,
+    /** Keys of older sets, still needed to restore or verify them after a rotation. */
+    previousKeys: z.array(encryptionKeySchema).default([]),
+  })
+  .refine(oneKeySource, oneKeySourceMessage)
+  .refine(
+    (value) => {
+      const ids = [value.keyId, ...value.previousKeys.map((key) => key.keyId)].filter((id) => id !== undefined);
+      return new Set(ids).size === ids.length;
+    },
+    { message: 'two keys have the same keyId', path: ['previousKeys'] },
+  );
+
 export const planSchema = z.strictObject({
   name: name.describe('The plan\'s name: the first part of every key it stores and of its schedule id (lifeboat-<name>).'),
   description: z.string().optional().describe('Free text.'),
@@ -233,6 +269,7 @@ export const planSchema = z.strictObject({
   rtoTarget: durationSchema.optional(),
   /** Restore drills into sandboxes (see README "Restore drills"). */
   drill: drillSchema.optional(),
+  encryption: encryptionSchema.optional(),
 });
 
 export type Plan = z.infer<typeof planSchema>;
@@ -254,6 +291,8 @@ export type RestoreSettings = z.infer<typeof restoreSchema>;
 export type DrillSettings = z.infer<typeof drillSchema>;
 export type DrillTarget = z.infer<typeof drillTargetSchema>;
 export type SqlCheck = z.infer<typeof sqlCheckSchema>;
+export type EncryptionSettings = z.infer<typeof encryptionSchema>;
+export type EncryptionKeySource = z.infer<typeof encryptionKeySchema>;
 
 const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 

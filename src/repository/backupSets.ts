@@ -4,10 +4,11 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { checkRecordedOrder, groupSets, manifestKey, manifestSchema, type ListedSet, type Manifest } from '../catalog/manifest';
+import { checkRecordedOrder, groupSets, manifestKey, manifestSchema, type ArtifactRef, type ListedSet, type Manifest } from '../catalog/manifest';
 import { verifyFailedKey, type VerifyFailedMark } from '../catalog/verifyMark';
 import { engineFor } from '../engines';
 import { decompressor } from '../engines/compression';
+import { Keyring, unsealingStream } from '../encryption';
 import { ComponentError } from '../engines/errors';
 import type { Plan } from '../plan/schema';
 import { ObjectNotFoundError, type BackupStore } from '../stores/types';
@@ -90,10 +91,10 @@ export interface SetVerification {
   problems: string[];
 }
 
-/** Streams one stored object through a digest; resolves with what was read. */
-async function digestObject(store: BackupStore, key: string): Promise<{ bytes: number; sha256: string }> {
+/** Streams one stored object through a digest (and its decryption, which authenticates it); resolves with what was read. */
+async function digestObject(store: BackupStore, artifact: ArtifactRef, keyring: Keyring): Promise<{ bytes: number; sha256: string }> {
   const digest = new DigestStream();
-  await pipeline(await store.get(key), digest, new Writable({ write: (_chunk, _encoding, done) => done() }));
+  await pipeline(await store.get(artifact.key), digest, unsealingStream(artifact, keyring), new Writable({ write: (_chunk, _encoding, done) => done() }));
   return { bytes: digest.bytes, sha256: digest.sha256() };
 }
 
@@ -104,12 +105,14 @@ async function digestObject(store: BackupStore, key: string): Promise<{ bytes: n
  */
 export async function verifyBackupSet(store: BackupStore, plan: Plan, manifest: Manifest, options: { only?: ReadonlySet<string> } = {}): Promise<SetVerification> {
   const artifacts: ArtifactVerification[] = [];
+  const keyring = Keyring.forPlan(plan);
   for (const recorded of manifest.components) {
     if (options.only && !options.only.has(recorded.key)) continue; // not in this sample
     const result: ArtifactVerification = { component: recorded.name, key: recorded.key, ok: true, bytes: 0, sha256: '', problems: [] };
     const component = plan.components.find((candidate) => candidate.name === recorded.name);
     try {
       const digest = new DigestStream();
+      const decrypt = unsealingStream(recorded, keyring);
       const source = await store.get(recorded.key).catch((error: Error) => {
         if (!(error instanceof ObjectNotFoundError)) result.storeError = error.message;
         throw error;
@@ -121,7 +124,7 @@ export async function verifyBackupSet(store: BackupStore, plan: Plan, manifest: 
         () => undefined,
         (error: Error) => (error instanceof ComponentError ? error.message : `cannot check: ${error.message}`),
       );
-      await pipeline(source, digest, content).catch((error: Error) => {
+      await pipeline(source, digest, decrypt, content).catch((error: Error) => {
         // The engine may stop reading early once it has failed; that failure is the one to report.
         result.problems.push(`reading the artifact failed: ${error.message}`);
       });
@@ -132,7 +135,7 @@ export async function verifyBackupSet(store: BackupStore, plan: Plan, manifest: 
       if (result.sha256 !== recorded.sha256) result.problems.push(`sha256 mismatch: stored ${result.sha256}, manifest says ${recorded.sha256}`);
       if (result.bytes !== recorded.bytes) result.problems.push(`size mismatch: stored ${result.bytes} bytes, manifest says ${recorded.bytes}`);
       for (const sidecar of recorded.sidecars) {
-        const stored = await digestObject(store, sidecar.key);
+        const stored = await digestObject(store, sidecar, keyring);
         if (stored.sha256 !== sidecar.sha256 || stored.bytes !== sidecar.bytes) result.problems.push(`sidecar ${sidecar.key} does not match its checksum`);
       }
       if (!component) result.problems.push(`component "${recorded.name}" is no longer in the plan; only its checksum was verified`);

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ComponentBackup, Manifest } from '../catalog/manifest';
 import { verifyFailedKey, type VerifyFailedMark } from '../catalog/verifyMark';
 import { decompressor } from '../engines/compression';
+import { Keyring, unsealingStream } from '../encryption';
 import { ComponentError } from '../engines/errors';
 import { restoreIntoScratchDatabase } from '../engines/postgresScratch';
 import type { Plan, PostgresComponent } from '../plan/schema';
@@ -119,13 +120,14 @@ function failedOnEvidence(report: SetVerificationReport): boolean {
 }
 
 /** Restores one PostgreSQL artifact into a scratch database (re-reading it, checksum enforced) and compares row counts. */
-async function restoreCheck(store: BackupStore, component: PostgresComponent, recorded: ComponentBackup): Promise<RestoreCheck> {
+async function restoreCheck(store: BackupStore, keyring: Keyring, component: PostgresComponent, recorded: ComponentBackup): Promise<RestoreCheck> {
   const check: RestoreCheck = { component: component.name, key: recorded.key, ok: true, tablesCompared: 0, problems: [] };
   try {
+    const decrypt = unsealingStream(recorded, keyring);
     const source = await store.get(recorded.key);
     const verifying = new VerifyingStream(recorded.key, recorded.sha256, recorded.bytes);
     const content = decompressor(recorded.compression);
-    const [read, restored] = await Promise.allSettled([pipeline(source, verifying, content), restoreIntoScratchDatabase(component, content)]);
+    const [read, restored] = await Promise.allSettled([pipeline(source, verifying, decrypt, content), restoreIntoScratchDatabase(component, content)]);
     if (restored.status === 'rejected') throw read.status === 'rejected' && read.reason instanceof ChecksumMismatchError ? read.reason : restored.reason;
     if (read.status === 'rejected') throw read.reason;
     check.database = restored.value.database;
@@ -172,7 +174,7 @@ export async function verifySets(store: BackupStore, plan: Plan, manifests: read
         const read = report.artifacts.find((artifact) => artifact.key === recorded.key);
         // Only artifacts that were read and passed are worth a restore; a failed one already failed.
         if (component?.type !== 'postgres' || !read?.ok) continue;
-        const check = await restoreCheck(store, component, recorded);
+        const check = await restoreCheck(store, Keyring.forPlan(plan), component, recorded);
         report.restores.push(check);
         if (check.inconclusive) report.inconclusive.push(`${recorded.key}: ${check.inconclusive}`);
       }

@@ -1,6 +1,7 @@
 /** Connection settings from the environment, shared by the CLI and the worker. */
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFromEnv } from '../encryption/payloadCodec';
 import { DEFAULT_TASK_QUEUE } from './names';
 
 export interface TemporalSettings {
@@ -28,13 +29,15 @@ export class TemporalUnreachableError extends Error {
 }
 
 export async function connectClient(settings: TemporalSettings): Promise<{ client: Client; connection: Connection }> {
+  // Payload encryption (when configured) applies to every client: starts, schedules, queries, results.
+  const dataConverter = dataConverterFromEnv();
   let connection: Connection;
   try {
     connection = await Connection.connect({ address: settings.address, connectTimeout: '10s' });
   } catch (error) {
     throw new TemporalUnreachableError(settings.address, error as Error);
   }
-  return { client: new Client({ connection, namespace: settings.namespace }), connection };
+  return { client: new Client({ connection, namespace: settings.namespace, dataConverter }), connection };
 }
 
 /** Runs `action` with a client connected as the environment says, and closes the connection afterwards. */

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import type { Manifest } from '../../catalog/manifest';
 import { loadPlanFile } from '../../plan/load';
+import { Keyring } from '../../encryption';
 import { listBackupSets } from '../../repository/backupSets';
 import { parseSample, verifySets, type SampleSpec, type SetVerificationReport, type VerifySetsResult } from '../../repository/deepVerify';
 import { createStore } from '../../stores';
@@ -49,6 +50,7 @@ export function registerVerifyCommand(backup: Command): void {
     .option('--json', 'print the verification as JSON')
     .action(async (setId: string | undefined, options: { plan: string; sample?: string; restore?: boolean; json?: boolean }) => {
       const { plan } = await loadPlanFile(options.plan);
+      Keyring.forPlan(plan).loadAll(); // an unset or malformed key is bad input (exit 2), before anything is read
       let sample: SampleSpec | undefined;
       try {
         sample = options.sample === undefined ? undefined : parseSample(options.sample);

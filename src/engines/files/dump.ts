@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createGzip } from 'node:zlib';
 import type { FilesFacts } from '../../catalog/manifest';
 import type { FilesComponent } from '../../plan/schema';
+import { Keyring } from '../../encryption';
 import { ComponentError } from '../errors';
 import type { ComponentDump, DumpContext, EngineFacts } from '../types';
 import { AuditFileSink, AuditLogReport } from './auditLog';
@@ -32,9 +33,10 @@ export async function dumpFiles(component: FilesComponent, context: DumpContext)
   let base: IncrementalBase | undefined;
   let comparison: BaseComparison | undefined;
   if (component.incremental) {
+    const keyring = Keyring.forPlan(context.plan);
     base = chooseBase(component, await context.completeSets());
-    if (base && !(await indexIsIntact(context.store, base.index))) base = undefined; // a full is always correct
-    if (base) comparison = await BaseComparison.open(context.store, base.index);
+    if (base && !(await indexIsIntact(context.store, base.index, keyring))) base = undefined; // a full is always correct
+    if (base) comparison = await BaseComparison.open(context.store, base.index, keyring);
   }
   const excluded = pathMatcher(component.exclude);
   const isAuditFile = component.auditLog ? pathMatcher(component.auditLog.files) : undefined;

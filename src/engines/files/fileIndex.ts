@@ -7,6 +7,7 @@ import { createGunzip } from 'node:zlib';
 import type { ArtifactRef } from '../../catalog/manifest';
 import type { BackupStore } from '../../stores/types';
 import { ObjectNotFoundError } from '../../stores/types';
+import { ArtifactTamperedError, Keyring, unsealingStream, WrongKeyError } from '../../encryption';
 import { comparePaths, type TreeEntry } from './sourceTree';
 
 export const INDEX_SIDECAR_SUFFIX = 'index.jsonl.gz';
@@ -50,9 +51,10 @@ async function* lines(stream: Readable): AsyncGenerator<string> {
 
 /**
  * Streams a stored index's entries, checking their order (the merge relies on it); with a hash, also feeds
- * it the stored (compressed) bytes.
+ * it the stored (compressed, maybe encrypted) bytes.
  */
-export async function* readIndex(store: BackupStore, ref: ArtifactRef, hash?: Hash): AsyncGenerator<TreeEntry> {
+export async function* readIndex(store: BackupStore, ref: ArtifactRef, keyring: Keyring, hash?: Hash): AsyncGenerator<TreeEntry> {
+  const decrypt = unsealingStream(ref, keyring);
   const source = await store.get(ref.key);
   const gunzip = createGunzip();
   const hashed = new Transform({
@@ -61,7 +63,7 @@ export async function* readIndex(store: BackupStore, ref: ArtifactRef, hash?: Ha
       callback(null, chunk);
     },
   });
-  const piped = pipeline(source, hashed, gunzip);
+  const piped = pipeline(source, hashed, decrypt, gunzip);
   piped.catch(() => undefined); // reported through gunzip's iteration below
   let previous: string | undefined;
   try {
@@ -82,14 +84,15 @@ export async function* readIndex(store: BackupStore, ref: ArtifactRef, hash?: Ha
 }
 
 /** Reads the whole index once to check it against its recorded sha256: a corrupt base must not shape an incremental. */
-export async function indexIsIntact(store: BackupStore, ref: ArtifactRef): Promise<boolean> {
+export async function indexIsIntact(store: BackupStore, ref: ArtifactRef, keyring: Keyring): Promise<boolean> {
   const hash = createHash('sha256');
   try {
-    for await (const _entry of readIndex(store, ref, hash)) {
+    for await (const _entry of readIndex(store, ref, keyring, hash)) {
       // only checking
     }
   } catch (error) {
-    if (error instanceof UnusableIndexError || error instanceof ObjectNotFoundError) return false;
+    // An index encrypted with a key no longer configured is as unusable as a damaged one.
+    if (error instanceof UnusableIndexError || error instanceof ObjectNotFoundError || error instanceof WrongKeyError || error instanceof ArtifactTamperedError) return false;
     throw error; // the store is unreachable: retry rather than silently take a full
   }
   return hash.digest('hex') === ref.sha256;

@@ -5,6 +5,7 @@
 import type { ArtifactRef, ComponentBackup, FilesFacts, Manifest } from '../../catalog/manifest';
 import type { FilesComponent } from '../../plan/schema';
 import type { BackupStore } from '../../stores/types';
+import type { Keyring } from '../../encryption';
 import { readIndex } from './fileIndex';
 import { comparePaths, type TreeEntry } from './sourceTree';
 
@@ -46,12 +47,12 @@ export class BaseComparison {
   private current: TreeEntry | undefined;
   private readonly entries: AsyncGenerator<TreeEntry>;
 
-  private constructor(store: BackupStore, ref: ArtifactRef) {
-    this.entries = readIndex(store, ref);
+  private constructor(store: BackupStore, ref: ArtifactRef, keyring: Keyring) {
+    this.entries = readIndex(store, ref, keyring);
   }
 
-  static async open(store: BackupStore, ref: ArtifactRef): Promise<BaseComparison> {
-    const comparison = new BaseComparison(store, ref);
+  static async open(store: BackupStore, ref: ArtifactRef, keyring: Keyring): Promise<BaseComparison> {
+    const comparison = new BaseComparison(store, ref, keyring);
     await comparison.advance();
     return comparison;
   }

@@ -6,18 +6,24 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { CompressionRecord } from '../../catalog/manifest';
+import type { CompressionRecord, EncryptionRecord } from '../../catalog/manifest';
+import { Keyring, unsealingStream } from '../../encryption';
 import type { BackupStore } from '../../stores/types';
 import { spawnWithInput } from '../childProcess';
 import { decompressor } from '../compression';
 import { ComponentError } from '../errors';
 import { tarFailureDetail } from './tarProcess';
 
-/** A stored files artifact, decompressed: what restoreFilesArtifacts and tar read. */
-export async function openFilesArtifact(store: BackupStore, backup: { key: string; compression: CompressionRecord }): Promise<Readable> {
+/** A stored files artifact, decrypted (with the plan's keys) and decompressed: what restoreFilesArtifacts and tar read. */
+export async function openFilesArtifact(
+  store: BackupStore,
+  backup: { key: string; compression: CompressionRecord; encryption?: EncryptionRecord },
+  keyring: Keyring = Keyring.forPlan({}),
+): Promise<Readable> {
+  const decrypt = unsealingStream(backup, keyring);
   const source = await store.get(backup.key);
   const content = decompressor(backup.compression);
-  pipeline(source, content).catch((error: Error) => content.destroy(error));
+  pipeline(source, decrypt, content).catch((error: Error) => content.destroy(error));
   return content;
 }
 
