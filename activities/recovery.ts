@@ -18,6 +18,7 @@ import { createScaler, scaledStateSchema, type ScaledState, type ScalingTarget }
 import { createStore } from '../src/stores';
 import type { RecoveryCandidate } from '../src/temporal/recovery';
 import { toApplicationFailure } from './failures';
+import { s3VersionedChecks } from './s3Versioned';
 
 /** How many of the newest sets are re-read to be offered as candidates (each costs a full read). */
 const CANDIDATE_LIMIT = 5;
@@ -122,13 +123,16 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
   const backup = manifest.components.find((candidate) => candidate.name === component.name);
   if (!backup) throw ApplicationFailure.nonRetryable(`set ${input.setId} has no artifact for component "${component.name}"`, 'ArtifactMissing');
   const verifying = new VerifyingStream(backup.key, backup.sha256, backup.bytes);
+  // Engines that count in other units than bytes (objects of an s3-versioned component) report them here.
+  let engineProgress: Record<string, string | number> = {};
   return withHeartbeat(
-    () => ({ component: component.name, bytes: verifying.bytes }),
+    () => ({ component: component.name, bytes: verifying.bytes, ...engineProgress }),
     async () => {
       // The artifact is opened before the target is touched: a store failure leaves the live data alone.
       const source = await store.get(backup.key);
       const content = decompressor(backup.compression);
-      await Promise.all([pipeline(source, verifying, content), engine.restore!(component, content)]);
+      const context = { plan: input.plan, progress: (detail: Record<string, string | number>) => (engineProgress = detail) };
+      await Promise.all([pipeline(source, verifying, content), engine.restore!(component, content, context)]);
       return { component: component.name, bytes: verifying.bytes, restored: true };
     },
   );
@@ -171,6 +175,7 @@ export async function runRecoveryChecks(input: { plan: Plan; setId: string; stag
           results.push({ check: `${component.name}: rows in ${table}`, ok: actual === expected, detail: `${actual ?? 'table missing'} (manifest: ${expected})` });
         }
       }
+      results.push(...(await s3VersionedChecks(input.plan, manifest)));
       for (const check of checks) {
         if (!('sql' in check)) continue;
         const component = input.plan.components.find((candidate) => candidate.name === check.component);
