@@ -15,6 +15,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
+import type { NoncurrentVersionsReport } from '../../src/engines/s3Versioned/report';
 import type { PlanInput } from '../../src/plan/schema';
 import { recoveryStatusQuery, resumeSignal, type RecoveryReport } from '../../src/temporal/recovery';
 import { createDatabase, s3Client, tempDir, testEnv, uniqueName } from '../harness/env';
@@ -205,6 +206,15 @@ describe('s3-versioned component', () => {
     const after = await history(s3, bucket, prefix);
     expect(after.filter((entry) => entry.includes('new-0'))).toHaveLength(2); // the version and its delete marker
 
+    // What versioning costs: the recorded originals of the 11 rolled-back keys are kept for the restore point;
+    // the damaged versions (5 overwrites, 1 overwrite-then-delete, 5 new keys) are referenced by no kept set.
+    const costs = await runCli(['s3-versions', 'report', '--plan', planFile, '--json'], { env });
+    expect(costs.stderr).toBe('');
+    const [cost] = (JSON.parse(costs.stdout) as { components: NoncurrentVersionsReport[] }).components;
+    expect(cost).toMatchObject({ current: { versions: 31 }, keptForRestorePoints: { versions: 11 }, unreferencedNoncurrent: { versions: 11 } });
+    expect(cost.keptForRestorePoints.bytes).toBe(keys.slice(0, 11).reduce((sum, _key, index) => sum + 1000 + index, 0));
+    expect(cost.sets).toEqual([{ setId, objects: 31, missingVersions: 0, missing: '' }]);
+
     // Idempotent: restoring to the same point again adds no version and no delete marker.
     const again = (await (await recoverTo(planFile, setId)).result()) as RecoveryReport;
     expect(again.outcome).toBe('recovered');
@@ -273,6 +283,11 @@ describe('s3-versioned component', () => {
     // Checked before anything changed: "b" was not rolled back either.
     expect(await history(s3, bucket, prefix)).toEqual(before);
     expect(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}b` }))).Body!.transformToString()).toBe('b later');
+
+    // The report names the set that lost a version, and the key.
+    const costs = await runCli(['s3-versions', 'report', '--plan', planFile], { env });
+    expect(costs.code).toBe(0);
+    expect(costs.stdout).toContain(`set ${setId} cannot be rolled back fully: 1 of 2 recorded version(s) are gone: "${prefix}a"`);
 
     await handle.signal(resumeSignal, { by: 'alice', action: 'abort' });
     expect(((await handle.result()) as RecoveryReport).outcome).toBe('aborted');

@@ -116,6 +116,12 @@ components:
     }
   };
 
+  test('the example plan is valid', async () => {
+    const { loadPlanFile } = await import('../../src/plan/load');
+    const { plan } = await loadPlanFile(`${__dirname}/../../examples/versioned-bucket.yaml`);
+    expect(plan.components.map((component) => component.type)).toEqual(['postgres', 's3-versioned']);
+  });
+
   test('the consistency component must be a postgres predecessor; credentials only by reference', () => {
     expect(problems(plan('meta', 'meta'))).toEqual([]);
     expect(problems(plan('meta', 'cache'))).toEqual([expect.stringContaining('"meta" must come before "blobs": add it to components.2.after')]);
