@@ -3,17 +3,23 @@
  * back to it after 1% of the objects changed (overwritten, deleted, added), at two sizes so that the growth of
  * time and memory shows. Each map and each restore runs in its own child process, whose peak RSS is reported.
  *
- *   npm run build && node dist/bench/s3Versioned.js [--objects 10000,100000]
+ *   npm run build && node dist/bench/s3Versioned.js [--objects 10000,100000] [--merge 100000,1000000]
+ *
+ * --merge sizes run the merge alone (no S3) on generated maps, which is quick even at a million objects.
  */
 import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CreateBucketCommand, DeleteObjectCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startMinio } from '../src/embedded/minio';
 import { compressor, decompressor, resolveCompression } from '../src/engines/compression';
 import { s3VersionedEngine } from '../src/engines/s3Versioned';
+import type { KeyVersions } from '../src/engines/s3Versioned/bucket';
+import { planRollback } from '../src/engines/s3Versioned/rollback';
+import { encodeHeader, encodeRecord, readVersionMap } from '../src/engines/s3Versioned/versionMap';
 import type { DumpContext } from '../src/engines/types';
 import { planSchema, type S3VersionedComponent } from '../src/plan/schema';
 
@@ -30,15 +36,67 @@ function component(endpoint: string, bucket: string): S3VersionedComponent {
   return { name: 'blobs', type: 's3-versioned', bucket, prefix: 'data/', endpoint, after: [] };
 }
 
-/** In the child: one map or one restore; prints {ms, maxRssMiB, ...} as JSON. */
+/**
+ * The child runs with --expose-gc and samples the live heap after a full collection every 250 ms: unlike peak
+ * RSS, which includes garbage V8 has not collected yet, it shows what the work really holds.
+ */
+function sampleLiveHeap(): { sample(): void; stop(): number } {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  let peak = 0;
+  const sample = () => {
+    collect?.();
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+  };
+  const timer = setInterval(sample, 250);
+  return {
+    sample,
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return peak / 1024 / 1024;
+    },
+  };
+}
+
+/**
+ * The merge alone, without S3: a map of n objects against a listing in which every object changed, so every
+ * object becomes an action. Shows that the merge's memory does not grow with the number of objects.
+ */
+async function syntheticMerge(n: number): Promise<void> {
+  const heap = sampleLiveHeap();
+  const key = (index: number) => `data/${String(index).padStart(8, '0')}`;
+  const recorded = (index: number) => `${index}-0123456789abcdef0123456789ab`;
+  function* mapLines(): Generator<string> {
+    yield encodeHeader({ bucket: 'bench', prefix: 'data/' });
+    for (let index = 0; index < n; index++) {
+      yield encodeRecord({ key: key(index), versionId: recorded(index), etag: 'd41d8cd98f00b204e9800998ecf8427e', size: 10, lastModified: '2026-11-21T00:00:00.000Z' });
+    }
+  }
+  async function* listing(): AsyncGenerator<KeyVersions> {
+    for (let index = 0; index < n; index++) {
+      const version = { etag: 'd41d8cd98f00b204e9800998ecf8427e', size: 10, lastModified: '' };
+      yield { key: key(index), deleted: false, current: { versionId: `new-${index}`, ...version, etag: 'changed' }, versions: new Map([[recorded(index), version]]) };
+    }
+  }
+  const started = performance.now();
+  let actions = 0;
+  // The merge never waits on I/O here, so the timer cannot fire: sample every 50,000 actions instead.
+  await planRollback({ map: readVersionMap(Readable.from(mapLines())), listing: listing(), onAction: () => void (++actions % 50_000 === 0 && heap.sample()) });
+  console.log(JSON.stringify({ ms: performance.now() - started, maxRssMiB: process.resourceUsage().maxRSS / 1024, liveHeapMiB: heap.stop(), applied: actions }));
+}
+
+/** In the child: one map or one restore; prints {ms, maxRssMiB, liveHeapMiB, ...} as JSON. */
 async function child(mode: string, endpoint: string, bucket: string, file: string): Promise<void> {
+  if (mode === 'merge') return syntheticMerge(Number(endpoint));
+  const heap = sampleLiveHeap();
   const blobs = component(endpoint, bucket);
   const plan = planSchema.parse({ name: 'bench', store: { type: 'local', path: tmpdir() }, components: [blobs] });
   const started = performance.now();
   if (mode === 'map') {
     const dump = await s3VersionedEngine.dump(blobs, { plan } as DumpContext);
     const [facts] = await Promise.all([dump.finished, pipeline(dump.stream, compressor(COMPRESSION), createWriteStream(file))]);
-    console.log(JSON.stringify({ ms: performance.now() - started, maxRssMiB: process.resourceUsage().maxRSS / 1024, objects: facts.s3Versioned?.objects, mapBytes: statSync(file).size }));
+    const ms = performance.now() - started;
+    console.log(JSON.stringify({ ms, maxRssMiB: process.resourceUsage().maxRSS / 1024, liveHeapMiB: heap.stop(), objects: facts.s3Versioned?.objects, mapBytes: statSync(file).size }));
   } else {
     let applied = 0;
     const content = decompressor(COMPRESSION);
@@ -46,7 +104,8 @@ async function child(mode: string, endpoint: string, bucket: string, file: strin
       pipeline(createReadStream(file), content),
       s3VersionedEngine.restore!(blobs, content, { plan, progress: (detail) => (applied = detail.phase === 'applying' ? Number(detail.objects) : applied) }),
     ]);
-    console.log(JSON.stringify({ ms: performance.now() - started, maxRssMiB: process.resourceUsage().maxRSS / 1024, applied }));
+    const ms = performance.now() - started;
+    console.log(JSON.stringify({ ms, maxRssMiB: process.resourceUsage().maxRSS / 1024, liveHeapMiB: heap.stop(), applied }));
   }
 }
 
@@ -63,8 +122,9 @@ async function main(): Promise<void> {
   const minio = await startMinio({ accessKey: ACCESS_KEY, secretKey: SECRET_KEY, baseDir: dir });
   const s3 = new S3Client({ endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY } });
   const env = { ...process.env, AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_REGION: 'us-east-1' };
-  const run = (mode: string, bucket: string, file: string) =>
-    JSON.parse(execFileSync(process.execPath, [__filename, '--child', mode, minio.endpoint, bucket, file], { env, encoding: 'utf8' }).trim().split('\n').at(-1)!) as Record<string, number>;
+  const runChild = (args: string[]) =>
+    JSON.parse(execFileSync(process.execPath, ['--expose-gc', __filename, '--child', ...args], { env, encoding: 'utf8' }).trim().split('\n').at(-1)!) as Record<string, number>;
+  const run = (mode: string, bucket: string, file: string) => runChild([mode, minio.endpoint, bucket, file]);
   const rows: string[] = [];
   try {
     for (const size of sizes) {
@@ -89,18 +149,21 @@ async function main(): Promise<void> {
       process.stderr.write(`${size}: restore ${JSON.stringify(restore)}\n`);
       const again = run('restore', bucket, file);
       rows.push(
-        `| ${size.toLocaleString('en')} | ${(map.ms / 1000).toFixed(1)} s | ${(map.mapBytes / 1024 / 1024).toFixed(2)} MiB | ${map.maxRssMiB.toFixed(0)} MiB | ` +
-          `${restore.applied} | ${(restore.ms / 1000).toFixed(1)} s | ${restore.maxRssMiB.toFixed(0)} MiB | ${(again.ms / 1000).toFixed(1)} s (${again.applied} changes) |`,
+        `| ${size.toLocaleString('en')} | ${(map.ms / 1000).toFixed(1)} s | ${(map.mapBytes / 1024 / 1024).toFixed(2)} MiB | ${map.maxRssMiB.toFixed(0)} / ${map.liveHeapMiB.toFixed(1)} MiB | ` +
+          `${restore.applied} | ${(restore.ms / 1000).toFixed(1)} s | ${restore.maxRssMiB.toFixed(0)} / ${restore.liveHeapMiB.toFixed(1)} MiB | ${(again.ms / 1000).toFixed(1)} s (${again.applied} changes) |`,
       );
     }
   } finally {
     s3.destroy();
     await minio.destroy();
   }
+  const merges = option('merge', '100000,1000000').split(',').map(Number).map((size) => ({ size, result: runChild(['merge', String(size), '', '']) }));
   console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 1024 ** 3)} GiB, Node ${process.version}.`);
-  console.log('| objects | map time | map size (zstd) | map peak RSS | rolled back | restore time | restore peak RSS | second restore |');
+  console.log('| objects | map time | map size (zstd) | map peak RSS / live heap | rolled back | restore time | restore peak RSS / live heap | second restore |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const row of rows) console.log(row);
+  console.log('\n| merge only (no S3), objects | time | peak RSS | live heap |\n|---|---|---|---|');
+  for (const merge of merges) console.log(`| ${merge.size.toLocaleString('en')} | ${(merge.result.ms / 1000).toFixed(1)} s | ${merge.result.maxRssMiB.toFixed(0)} MiB | ${merge.result.liveHeapMiB.toFixed(1)} MiB |`);
 }
 
 if (process.argv[2] === '--child') {

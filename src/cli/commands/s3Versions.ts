@@ -1,8 +1,12 @@
 /** `lifeboat s3-versions report --plan FILE [--json]`: what the noncurrent versions of s3-versioned components cost, and which kept sets lost versions. */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { decompressor } from '../../engines/compression';
-import { noncurrentVersionsReport, type NoncurrentVersionsReport } from '../../engines/s3Versioned/report';
+import { noncurrentVersionsReport, type KeptMap, type NoncurrentVersionsReport } from '../../engines/s3Versioned/report';
 import { loadPlanFile } from '../../plan/load';
 import { listBackupSets } from '../../repository/backupSets';
 import { VerifyingStream } from '../../repository/digest';
@@ -25,21 +29,23 @@ export function registerS3VersionsCommands(program: Command): void {
       const store = createStore(plan.store);
       const { complete } = await listBackupSets(store, plan.name);
       const reports: NoncurrentVersionsReport[] = [];
-      for (const component of components) {
-        const maps = complete.flatMap((manifest) =>
-          manifest.components
-            .filter((backup) => backup.name === component.name)
-            .map((backup) => ({
-              setId: manifest.setId,
-              open: async () => {
-                const content = decompressor(backup.compression);
-                // A failed read or checksum destroys `content` with the error, which the merge then throws.
-                void pipeline(await store.get(backup.key), new VerifyingStream(backup.key, backup.sha256, backup.bytes), content).catch(() => undefined);
-                return content;
-              },
-            })),
-        );
-        reports.push(await noncurrentVersionsReport(component, maps));
+      // The merge reads every kept map at once: they are fetched (checksum verified) to a temp dir first, so
+      // fifty maps do not hold fifty store connections open (the S3 client's socket pool would run dry).
+      const workDir = await mkdtemp(path.join(tmpdir(), 'lifeboat-s3-versions-'));
+      try {
+        for (const component of components) {
+          const maps: KeptMap[] = [];
+          for (const manifest of complete) {
+            for (const backup of manifest.components.filter((candidate) => candidate.name === component.name)) {
+              const file = path.join(workDir, `${manifest.setId}-${component.name}`);
+              await pipeline(await store.get(backup.key), new VerifyingStream(backup.key, backup.sha256, backup.bytes), createWriteStream(file));
+              maps.push({ setId: manifest.setId, open: async () => createReadStream(file).pipe(decompressor(backup.compression)) });
+            }
+          }
+          reports.push(await noncurrentVersionsReport(component, maps));
+        }
+      } finally {
+        await rm(workDir, { recursive: true, force: true });
       }
       if (options.json) {
         printJson({ plan: plan.name, components: reports });

@@ -11,7 +11,7 @@ import { CappedList, compareKeys, Cursor, readVersionMap, type VersionRecord } f
 
 export interface KeptMap {
   setId: string;
-  /** The decompressed, checksum-verified map. */
+  /** The decompressed map (its checksum verified by the caller). */
   open(): Promise<Readable>;
 }
 
