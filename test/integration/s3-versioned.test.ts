@@ -10,6 +10,7 @@ import {
   GetObjectCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
+  PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   type S3Client,
@@ -227,10 +228,24 @@ describe('s3-versioned component', () => {
     const count = 3000;
     const keys = Array.from({ length: count }, (_, index) => `${prefix}${String(index).padStart(5, '0')}`);
     await inParallel(keys, 32, (key) => put(s3, bucket, key, `content of ${key}`));
-    const planFile = writePlan(dir, plan('many', prefix, {}, false));
+    // A lifecycle rule that expires noncurrent versions sooner than the plan keeps restore points: a warning.
+    await s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: bucket,
+        LifecycleConfiguration: { Rules: [{ ID: 'short', Status: 'Enabled', Filter: { Prefix: prefix }, NoncurrentVersionExpiration: { NoncurrentDays: 3 } }] },
+      }),
+    );
+    const planFile = writePlan(dir, { ...plan('many', prefix, {}, false), retention: { keepDaily: 7 } });
     let started = Date.now();
     const setId = await backup(planFile);
     const backupMs = Date.now() - started;
+    const listed = JSON.parse((await runCli(['backups', 'list', '--plan', planFile, '--json'], { env })).stdout) as { sets: { components: { s3Versioned?: { objects: number; noncurrentExpirationDays: number; warnings: string[] } }[] }[] };
+    expect(listed.sets[0].components[0].s3Versioned).toMatchObject({
+      objects: count,
+      noncurrentExpirationDays: 3,
+      warnings: [expect.stringContaining('lifecycle rule "short" expires noncurrent versions after 3 days, but the plan keeps restore points for 7 days')],
+    });
+    expect(worker.output()).toContain('expires noncurrent versions after 3 days');
     const expected = await etags(s3, bucket, prefix);
     expect(Object.keys(expected)).toHaveLength(count);
 
