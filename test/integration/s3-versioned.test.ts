@@ -235,7 +235,8 @@ describe('s3-versioned component', () => {
         LifecycleConfiguration: { Rules: [{ ID: 'short', Status: 'Enabled', Filter: { Prefix: prefix }, NoncurrentVersionExpiration: { NoncurrentDays: 3 } }] },
       }),
     );
-    const planFile = writePlan(dir, { ...plan('many', prefix, {}, false), retention: { keepDaily: 7 } });
+    const manyPlan: PlanInput = { ...plan('many', prefix, {}, false), retention: { keepDaily: 7 } };
+    const planFile = writePlan(dir, manyPlan);
     let started = Date.now();
     const setId = await backup(planFile);
     const backupMs = Date.now() - started;
@@ -259,6 +260,16 @@ describe('s3-versioned component', () => {
     expect(report.outcome).toBe('recovered');
     const restoreStep = report.steps.find((step) => step.step === 'restore blobs')!;
     expect(await etags(s3, bucket, prefix)).toEqual(expected);
+    // Maps are ordinary artifacts: retention prunes them with their set.
+    const newer = await backup(planFile);
+    const pruned = await runCli(['prune', '--plan', writePlan(dir, { ...manyPlan, retention: { keepLast: 1 } }, 'many-keep-last.yaml'), '--json'], { env });
+    expect(pruned.code).toBe(0);
+    const remaining = JSON.parse((await runCli(['backups', 'list', '--plan', planFile, '--json'], { env })).stdout) as { sets: { setId: string }[] };
+    expect(remaining.sets.map((set) => set.setId)).toEqual([newer]);
+    const storePrefix = (manyPlan.store as { prefix: string }).prefix;
+    const left = await s3.send(new ListObjectsV2Command({ Bucket: TEST_BUCKET, Prefix: `${storePrefix}/many/${setId}/` }));
+    expect(left.KeyCount ?? 0).toBe(0);
+
     console.log(
       `s3-versioned, ${count} objects: backup ${backupMs} ms; recovery ${recoveryMs} ms, of which the rollback of 600 objects ` +
         `${Date.parse(restoreStep.completedAt!) - Date.parse(restoreStep.startedAt)} ms`,
