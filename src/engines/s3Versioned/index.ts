@@ -16,10 +16,10 @@ import { ComponentError } from '../errors';
 import type { ComponentDump, DumpContext, Engine, RestoreContext } from '../types';
 import { assertVersioningEnabled, lifecycleRulesFor, listKeyVersions, openVersionedBucket, type KeyVersions } from './bucket';
 import { ReferencedKeysCheck, referencedKeys } from './consistency';
-import { restoreVersion, restoredFromMark, hideKey } from './copy';
+import { hideKey, restoredFromMark, restoreVersion } from './copy';
 import { assessLifecycle, retentionDays } from './lifecycle';
 import { planRollback, tap, type RollbackAction, type RollbackSummary } from './rollback';
-import { encodeHeader, encodeRecord, readVersionMap, VersionMapError, type VersionRecord } from './versionMap';
+import { encodeHeader, encodeRecord, readVersionMap, VersionMapError } from './versionMap';
 
 /** Map lines are handed on in chunks of about this size, not one tiny chunk per object. */
 const CHUNK_BYTES = 64 * 1024;
@@ -79,8 +79,7 @@ async function checkVersionMap(component: S3VersionedComponent, artifact: Readab
   try {
     for await (const record of readVersionMap(artifact, { bucket: component.bucket, prefix: component.prefix })) void record;
   } catch (error) {
-    if (error instanceof VersionMapError) throw new ComponentError(component.name, `the version map cannot be read: ${error.message}`, false, 'ArtifactUnreadable');
-    throw error;
+    throw mapReadFailure(component, error);
   }
 }
 
@@ -137,10 +136,10 @@ function consistencyFailure(component: S3VersionedComponent, missing: Referenced
  */
 async function restoreS3Versioned(component: S3VersionedComponent, artifact: Readable, context?: RestoreContext): Promise<void> {
   const progress = context?.progress ?? (() => undefined);
+  const consistency = component.consistency ? new ReferencedKeysCheck(referencedKeys(component, requirePlan(component, context))) : undefined;
   const bucket = openVersionedBucket(component);
   const workDir = await mkdtemp(path.join(tmpdir(), 'lifeboat-rollback-'));
   const actionsFile = path.join(workDir, 'actions.jsonl');
-  const consistency = component.consistency ? new ReferencedKeysCheck(referencedKeys(component, requirePlan(component, context))) : undefined;
   try {
     const out = createWriteStream(actionsFile);
     let summary: RollbackSummary;
@@ -226,8 +225,6 @@ export async function checkRolledBack(component: S3VersionedComponent, plan: Pla
     bucket.client.destroy();
   }
 }
-
-export type { VersionRecord };
 
 export const s3VersionedEngine: Engine<S3VersionedComponent> = {
   type: 's3-versioned',
