@@ -139,6 +139,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
       } satisfies ComponentBackupInput);
       recordComponentSuccess(plan.name, backup);
       context.log.info('component backed up', { plan: plan.name, component: component.name, key, bytes: backup.bytes });
+      for (const warning of backup.s3Versioned?.warnings ?? []) context.log.warn(`component "${component.name}": ${warning}`, { plan: plan.name });
       return backup;
     } finally {
       context.cancellationSignal.removeEventListener('abort', onCancel);

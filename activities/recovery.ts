@@ -21,6 +21,7 @@ import { createScaler, scaledStateSchema, type ScaledState, type ScalingTarget }
 import { createStore, type BackupStore } from '../src/stores';
 import type { RecoveryCandidate } from '../src/temporal/recovery';
 import { toApplicationFailure } from './failures';
+import { s3VersionedChecks } from './s3Versioned';
 
 /** How many of the newest sets are re-read to be offered as candidates (each costs a full read). */
 const CANDIDATE_LIMIT = 5;
@@ -132,11 +133,14 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
   const store = createStore(input.plan.store);
   const backup = await recordedArtifact(store, input.plan, input.setId, component.name);
   const verifying = new VerifyingStream(backup.key, backup.sha256, backup.bytes);
+  // Engines that count in other units than bytes (objects of an s3-versioned component) report them here.
+  let engineProgress: Record<string, string | number> = {};
   return withHeartbeat(
-    () => ({ component: component.name, bytes: verifying.bytes, expectedBytes: backup.bytes }),
+    () => ({ component: component.name, bytes: verifying.bytes, expectedBytes: backup.bytes, ...engineProgress }),
     async () => {
       // The key and the artifact are checked before the target is touched: a missing key or a store failure leaves the live data alone.
-      await restoreFromArtifact(store, input.plan, backup, verifying, (content) => engine.restore!(component, content));
+      const context = { plan: input.plan, progress: (detail: Record<string, string | number>) => (engineProgress = detail) };
+      await restoreFromArtifact(store, input.plan, backup, verifying, (content) => engine.restore!(component, content, context));
       return { component: component.name, bytes: verifying.bytes, restored: true };
     },
   );
@@ -221,6 +225,7 @@ export async function runRecoveryChecks(input: { plan: Plan; setId: string; stag
       const manifest = await readManifest(createStore(input.plan.store), input.plan.name, input.setId);
       const sqlChecks = checks.filter((check): check is SqlCheck => 'sql' in check);
       await checkRestoredData(input.plan, manifest, sqlChecks, (component) => resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'), results);
+      results.push(...(await s3VersionedChecks(input.plan, manifest)));
     } else {
       for (const check of checks) {
         if (!('url' in check)) continue;

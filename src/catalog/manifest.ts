@@ -80,6 +80,20 @@ export const httpFactsSchema = z.strictObject({
   asOf: z.string().optional(),
 });
 
+export const s3VersionedFactsSchema = z.strictObject({
+  bucket: z.string(),
+  prefix: z.string(),
+  /** Keys in the version map (objects current at backup time) and the sum of their sizes. */
+  objects: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  /** Days after which a lifecycle rule expires noncurrent versions under the prefix (the shortest); null: never. */
+  noncurrentExpirationDays: z.number().int().positive().nullable(),
+  /** How far back the plan's retention keeps restore points, in days; null: unbounded or unknown. */
+  retentionDays: z.number().nonnegative().nullable(),
+  /** Why older restore points may become unrestorable (a lifecycle rule shorter than the retention). */
+  warnings: z.array(z.string()),
+});
+
 export const compressionRecordSchema = z.strictObject({
   algorithm: z.enum(['none', 'gzip', 'zstd']),
   level: z.number().int().optional(),
@@ -111,6 +125,7 @@ export const componentBackupSchema = z.strictObject({
   http: httpFactsSchema.optional(),
   /** Present when the artifact is encrypted (sha256 and bytes are of the stored, encrypted form). */
   encryption: encryptionRecordSchema.optional(),
+  s3Versioned: s3VersionedFactsSchema.optional(),
 });
 
 export const manifestSchema = z.strictObject({
@@ -130,6 +145,7 @@ export type PostgresFacts = z.infer<typeof postgresFactsSchema>;
 export type RedisFacts = z.infer<typeof redisFactsSchema>;
 export type FilesFacts = z.infer<typeof filesFactsSchema>;
 export type HttpFacts = z.infer<typeof httpFactsSchema>;
+export type S3VersionedFacts = z.infer<typeof s3VersionedFactsSchema>;
 export type ArtifactRef = z.infer<typeof artifactRefSchema>;
 export type CompressionRecord = z.infer<typeof compressionRecordSchema>;
 export type EncryptionRecord = z.infer<typeof encryptionRecordSchema>;

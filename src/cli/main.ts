@@ -10,6 +10,7 @@ import { registerBackupCommands } from './commands/backup';
 import { registerPlanCommands } from './commands/plan';
 import { registerPruneCommand } from './commands/prune';
 import { registerRestoreCommands } from './commands/restore';
+import { registerS3VersionsCommands } from './commands/s3Versions';
 import { registerScheduleCommands } from './commands/schedule';
 import { registerStoreCommands } from './commands/store';
 import { registerUpCommand } from './commands/up';
@@ -42,6 +43,7 @@ function buildProgram(): Command {
   registerDrillCommands(program);
   registerDoctorCommand(program);
   registerCodecServerCommand(program);
+  registerS3VersionsCommands(program);
   // Subcommands inherit the override so that usage errors exit 2, not commander's default 1.
   program.commands.forEach(function inherit(command: Command) {
     command.exitOverride();

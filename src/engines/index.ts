@@ -4,6 +4,7 @@ import { filesEngine } from './files';
 import { httpEngine } from './http';
 import { postgresEngine } from './postgres';
 import { redisEngine } from './redis';
+import { s3VersionedEngine } from './s3Versioned';
 import type { Engine } from './types';
 
 const engines: { [T in Component['type']]: Engine<Extract<Component, { type: T }>> } = {
@@ -11,6 +12,7 @@ const engines: { [T in Component['type']]: Engine<Extract<Component, { type: T }
   redis: redisEngine,
   files: filesEngine,
   http: httpEngine,
+  's3-versioned': s3VersionedEngine,
 };
 
 export function engineFor<C extends Component>(component: C): Engine<C> {
@@ -19,3 +21,4 @@ export function engineFor<C extends Component>(component: C): Engine<C> {
 
 export { ComponentError } from './errors';
 export type { ComponentDump, DumpContext, Engine, EngineFacts } from './types';
+export type { RestoreContext } from './types';

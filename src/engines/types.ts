@@ -4,7 +4,7 @@ import type { Component, Compression, Plan } from '../plan/schema';
 import type { BackupStore } from '../stores/types';
 
 /** What an engine learned while dumping, recorded in the manifest under the engine's name. */
-export type EngineFacts = Partial<Pick<ComponentBackup, 'postgres' | 'redis' | 'files' | 'http' | 'dependsOn'>>;
+export type EngineFacts = Partial<Pick<ComponentBackup, 'postgres' | 'redis' | 'files' | 'http' | 'dependsOn' | 's3Versioned'>>;
 
 export interface ComponentDump {
   /** The artifact's bytes (uncompressed: the activity compresses). It ends only after the dump succeeded, and errors otherwise. */
@@ -54,5 +54,12 @@ export interface Engine<C extends Component = Component> {
    * Engines without a restore (an HTTP export is read by operators, not written back) leave it out. The
    * verify phase compares the result with the manifest afterwards.
    */
-  restore?(component: C, artifact: Readable): Promise<void>;
+  restore?(component: C, artifact: Readable, context?: RestoreContext): Promise<void>;
+}
+
+/** What a restore may need beyond its component: the plan (e.g. a consistency query on another component) and a progress sink. */
+export interface RestoreContext {
+  plan: Plan;
+  /** Progress for the activity's heartbeats, e.g. {phase: "applying", objects: 1200}. */
+  progress(detail: Record<string, string | number>): void;
 }

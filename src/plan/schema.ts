@@ -122,7 +122,33 @@ export const httpComponentSchema = z
   })
   .refine((value) => !(value.tokenFromEnv && value.tokenFile), { message: 'give tokenFromEnv or tokenFile, not both', path: ['tokenFile'] });
 
-export const componentSchema = z.discriminatedUnion('type', [postgresComponentSchema, redisComponentSchema, filesComponentSchema, httpComponentSchema]);
+/** Credentials for a bucket the standard AWS chain does not cover, by environment variable (never literal). */
+export const s3CredentialsSchema = z.strictObject({
+  accessKeyIdFromEnv: envVarName,
+  secretAccessKeyFromEnv: envVarName,
+  sessionTokenFromEnv: envVarName.optional(),
+});
+
+/**
+ * A versioned S3 bucket (or a prefix of it) whose backup is a map of the version current for each key, not a
+ * copy of the data; restore rolls the prefix back to those versions. See README "Versioned S3 buckets".
+ */
+export const s3VersionedComponentSchema = z.strictObject({
+  ...componentBase,
+  type: z.literal('s3-versioned'),
+  bucket: s3StoreSchema.shape.bucket,
+  /** Raw S3 key prefix to back up ("blobs/" for a folder); empty: the whole bucket. */
+  prefix: z.string().regex(/^(?!\/)/, 'must not start with "/"').default(''),
+  endpoint: s3StoreSchema.shape.endpoint,
+  region: s3StoreSchema.shape.region,
+  forcePathStyle: s3StoreSchema.shape.forcePathStyle,
+  /** Without it, the standard AWS chain (as for S3 stores). */
+  credentials: s3CredentialsSchema.optional(),
+  /** A query on a postgres component (one of this component's predecessors) returning the object keys its rows reference. */
+  consistency: z.strictObject({ component: name, query: z.string().min(1) }).optional(),
+});
+
+export const componentSchema = z.discriminatedUnion('type', [postgresComponentSchema, redisComponentSchema, filesComponentSchema, httpComponentSchema, s3VersionedComponentSchema]);
 
 export const overlapPolicies = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
 
@@ -284,6 +310,7 @@ export type PostgresComponent = z.infer<typeof postgresComponentSchema>;
 export type RedisComponent = z.infer<typeof redisComponentSchema>;
 export type FilesComponent = z.infer<typeof filesComponentSchema>;
 export type HttpComponent = z.infer<typeof httpComponentSchema>;
+export type S3VersionedComponent = z.infer<typeof s3VersionedComponentSchema>;
 export type Compression = z.infer<typeof compressionSchema>;
 export type Schedule = z.infer<typeof scheduleSchema>;
 export type Retention = z.infer<typeof retentionSchema>;

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { isValidTimeZone } from '../catalog/retention';
+import { consistencyProblems } from './consistency';
 import { findCycle } from './dag';
 import { drillProblems } from './drill';
 import { planSchema, type Plan } from './schema';
@@ -124,6 +125,7 @@ export function validatePlan(document: unknown): PlanValidation {
     );
     return { ok: false, problems: [...secrets, ...rest] };
   }
-  const problems = [...secrets, ...orderingProblems(parsed.data), ...timeZoneProblems(parsed.data), ...drillProblems(parsed.data)];
+  const ordering = orderingProblems(parsed.data);
+  const problems = [...secrets, ...ordering, ...timeZoneProblems(parsed.data), ...drillProblems(parsed.data), ...(ordering.length === 0 ? consistencyProblems(parsed.data) : [])];
   return problems.length > 0 ? { ok: false, problems } : { ok: true, plan: parsed.data };
 }

@@ -4,13 +4,14 @@ import {
   GetObjectCommand,
   ListMultipartUploadsCommand,
   paginateListObjectsV2,
-  S3Client,
+  type S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { addAbortSignal, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ObjectLockConfig, S3StoreConfig } from '../plan/schema';
+import { createS3Client } from './s3Client';
 import { assertValidKey, InvalidKeyError } from './keys';
 import { objectLockParams, objectLockProblem } from './objectLockParams';
 import { ObjectNotFoundError, type BackupStore, type PutOptions, type StoredObject } from './types';
@@ -98,21 +99,7 @@ export class S3Store implements BackupStore {
     if (!Number.isInteger(this.partSize) || this.partSize < MIN_PART_SIZE) {
       throw new RangeError(`S3 part size must be a whole number of bytes, at least ${MIN_PART_SIZE}`);
     }
-    const region = config.region ?? process.env.AWS_REGION ?? 'us-east-1';
-    this.endpointName = config.endpoint ?? `AWS S3 (${region})`;
-    this.client = new S3Client({
-      region,
-      endpoint: config.endpoint,
-      // Most S3-compatible servers (MinIO, Ceph) serve path-style only unless configured with a domain.
-      forcePathStyle: config.forcePathStyle ?? config.endpoint !== undefined,
-      credentials: options.credentials,
-      maxAttempts: options.maxAttempts,
-      // The SDK's default CRC32 checksums are rejected by many S3-compatible stores; send them only when required.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      // Without it an unroutable endpoint hangs; no request timeout, since a slow reader may idle a get for long.
-      requestHandler: { connectionTimeout: 10_000 },
-    });
+    ({ client: this.client, endpointName: this.endpointName } = createS3Client(config, options));
   }
 
   async put(key: string, body: Readable, options: S3PutOptions = {}): Promise<{ bytes: number }> {
