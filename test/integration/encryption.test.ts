@@ -226,7 +226,10 @@ describe('client-side encryption', () => {
       () => undefined,
       (error: Error) => error,
     );
-    expect((recovery as WorkflowFailedError).cause?.message).toContain(`${set.setId} (verification failed: ${key}:`);
+    // Rejected with the reason: the mark `backup verify` left above names the artifact and the failing chunk.
+    const reason = (recovery as WorkflowFailedError).cause?.message;
+    expect(reason).toContain(`rejected: ${set.setId} (`);
+    expect(reason).toMatch(new RegExp(`${key}: .*chunk \\d+ .*fails authentication`));
   });
 
   test('files: tar and index sidecar encrypted; an incremental reads its encrypted base index; a restore decrypts; without the old key a full is taken', async () => {
