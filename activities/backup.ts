@@ -21,7 +21,7 @@ import { engineFor, type DumpContext } from '../src/engines';
 import { compressionSuffix, compressor, resolveCompression } from '../src/engines/compression';
 import { durationMs, type Plan } from '../src/plan/schema';
 import { listBackupSets, manifestBody } from '../src/repository/backupSets';
-import { DigestStream } from '../src/repository/digest';
+import { ByteCounter, DigestStream } from '../src/repository/digest';
 import { createStore, type BackupStore } from '../src/stores';
 import { recordComponentFailure, recordComponentSuccess, recordPlanFailure, recordSetSuccess } from '../src/metrics';
 
@@ -71,7 +71,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   const startedAt = new Date();
   const digest = new DigestStream();
   // Progress is measured before compression: zstd holds back megabytes, so a slow source shows none after it.
-  const fromSource = new DigestStream();
+  const fromSource = new ByteCounter();
   // Heartbeats prove the worker is alive; the stall watch catches a live worker whose source sends nothing.
   const stallMs = durationMs(plan.timeouts.stall);
   let lastBytes = 0;
@@ -101,7 +101,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
           dump.abort();
           throw error;
         }),
-        store.put(key, digest, { signal: context.cancellationSignal }),
+        store.put(key, digest, { signal: context.cancellationSignal, expectedBytes: dump.expectedBytes }),
       ]);
       const backup = componentBackupSchema.parse({
         name: component.name,

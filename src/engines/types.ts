@@ -13,6 +13,8 @@ export interface ComponentDump {
   finished: Promise<EngineFacts>;
   /** Stops the dump at once (cancellation, or the upload failed). */
   abort(): void;
+  /** An estimate, on the high side, of the artifact's size (e.g. the database's size): the store sizes its upload parts by it. */
+  expectedBytes?: number;
 }
 
 /** What a dump may need beyond its component: the set it belongs to and the store (for incrementals). */

@@ -40,6 +40,10 @@ export const s3StoreSchema = z.strictObject({
   endpoint: z.url().optional(),
   region: z.string().min(1).optional(),
   forcePathStyle: z.boolean().optional(),
+  /** Multipart part size in MiB: the part size for dumps of unknown size, the smallest for estimated ones. */
+  partSizeMiB: z.number().int().min(5).max(5120).optional(),
+  /** Parts uploaded at once per component; memory per component is about partSize × (uploadQueueSize + 1). */
+  uploadQueueSize: z.number().int().min(1).max(16).optional(),
 });
 
 export const storeSchema = z.discriminatedUnion('type', [localStoreSchema, s3StoreSchema]);

@@ -335,7 +335,7 @@ done
     const handle = temporal.client.workflow.getHandle(workflowId);
     const gate = await atGate(temporal.client, workflowId);
     // Altered after the candidates were verified: the restore's streaming check fails the step.
-    const artifact = path.join(dir, 'abort-store', 'abort', setId, 'apps.pgdump');
+    const artifact = path.join(dir, 'abort-store', 'abort', setId, 'apps.pgdump.zst');
     const altered = readFileSync(artifact);
     altered[altered.length - 100] ^= 0xff;
     writeFileSync(artifact, altered);
