@@ -108,23 +108,3 @@ export async function createDataset(adminUrl: string, database: string, sizeGb: 
     await client.end();
   }
 }
-
-/** Exact rows per "schema.table" of a database's user tables. */
-export async function countRows(url: string): Promise<Record<string, number>> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    const tables = await client.query<{ schema: string; table: string }>(
-      `select n.nspname as schema, c.relname as table from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' order by 1, 2`,
-    );
-    const counts: Record<string, number> = {};
-    for (const { schema, table } of tables.rows) {
-      const result = await client.query<{ count: string }>(`select count(*) from ${client.escapeIdentifier(schema)}.${client.escapeIdentifier(table)}`);
-      counts[`${schema}.${table}`] = Number(result.rows[0].count);
-    }
-    return counts;
-  } finally {
-    await client.end();
-  }
-}

@@ -20,7 +20,8 @@ import { formatSetId } from '../src/catalog/manifest';
 import type { PlanInput, StoreConfig } from '../src/plan/schema';
 import { createStore } from '../src/stores';
 import { runCli, startWorker, writePlan, type WorkerProcess } from '../test/harness/lifeboat';
-import { countRows, createDataset, type Dataset } from './dataset';
+import { tableRowCounts } from '../test/harness/env';
+import { createDataset, type Dataset } from './dataset';
 import type { EngineRunInput, EngineRunOutput } from './engineRun';
 import { cpuSecondsWithReapedChildren, parseBashTimes, sampleTreePeak } from './processTree';
 import { startStack, type Stack } from './stack';
@@ -213,8 +214,8 @@ class Bench {
     return { seconds, peakRss, cpu, result: JSON.parse(run.stdout) as never };
   }
 
-  private async engineRun(input: EngineRunInput, env: NodeJS.ProcessEnv, profile: boolean): Promise<Sample> {
-    const profileDir = path.join(this.dir, 'profiles', `${input.mode}-${Date.now()}`);
+  private async engineRun(input: EngineRunInput, env: NodeJS.ProcessEnv, profile: string | undefined): Promise<Sample> {
+    const profileDir = path.join(this.dir, 'profiles', profile ?? 'none');
     const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
     const result = await measured(process.execPath, [...flags, ENGINE_RUN, JSON.stringify(input)], env);
     if (profile) this.profiles.push(...readdirSync(profileDir).map((file) => path.join(profileDir, file)));
@@ -239,7 +240,7 @@ class Bench {
   }
 
   private async expectRows(database: string, expected: Record<string, number>, who: string): Promise<void> {
-    const actual = await countRows(this.url(database));
+    const actual = await tableRowCounts(this.url(database));
     const canonical = (counts: Record<string, number>) => JSON.stringify(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
     if (canonical(actual) !== canonical(expected)) {
       throw new Error(`${who}: restored row counts ${JSON.stringify(actual)} differ from the source's ${JSON.stringify(expected)}`);
@@ -287,7 +288,7 @@ class Bench {
         kind: 'backup',
         run: async (_round, profile) => {
           const setId = formatSetId(new Date(), randomBytes(3).toString('hex'));
-          const sample = await this.engineRun({ mode: 'backup', plan: planInput, setId, component: 'db' }, this.baseEnv, profile);
+          const sample = await this.engineRun({ mode: 'backup', plan: planInput, setId, component: 'db' }, this.baseEnv, profile ? `backup at ${sizeGb} GB` : undefined);
           await this.removeSet(planName, setId);
           return sample;
         },
@@ -340,7 +341,7 @@ class Bench {
           const sample = await this.engineRun(
             { mode: 'restore', plan: restorePlan, setId: newestSet!.setId, component: 'db' },
             { ...this.baseEnv, BENCH_DB_URL: this.url('restore_lifeboat') },
-            profile,
+            profile ? `restore at ${sizeGb} GB` : undefined,
           );
           await this.expectRows('restore_lifeboat', dataset.rowCounts, 'Lifeboat restore');
           return sample;
@@ -377,7 +378,7 @@ class Bench {
         const candidates = runnable(kind);
         const order = candidates.map((_, i) => candidates[(i + round) % candidates.length]);
         for (const row of order) {
-          const sample = await row.run(round, this.options.cpuProf && last && sizeGb === Math.max(...this.options.sizes));
+          const sample = await row.run(round, this.options.cpuProf && last);
           log(`${sizeGb} GB ${counted ? `round ${round - this.options.warmup + 1}` : 'warm-up'} ${row.id}: ${sample.seconds.toFixed(2)} s, ${(sample.peakRss / MiB).toFixed(0)} MiB, ${sample.cpu.toFixed(2)} s CPU`);
           if (counted) {
             results.get(row.id)!.seconds.push(sample.seconds);
@@ -474,11 +475,19 @@ function machine(): string {
   return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 1024 ** 3)} GiB, Node ${process.version}`;
 }
 
-export function report(options: Options, results: RowResult[], orchestration: Awaited<ReturnType<Bench['orchestration']>>, profiles: string[], stack: { awsCli?: string }): string {
+export function report(
+  options: Options,
+  results: RowResult[],
+  orchestration: Awaited<ReturnType<Bench['orchestration']>>,
+  profiles: string[],
+  stack: { awsCli?: string },
+  requestedSizes = options.sizes,
+): string {
   const lines: string[] = [];
-  const command = `npm run bench -- --sizes ${options.sizes.join(',')} --store ${options.store} --rounds ${options.rounds} --warmup ${options.warmup} --components ${options.components}${options.cpuProf ? ' --cpu-prof' : ''}`;
+  const command = `npm run bench -- --sizes ${requestedSizes.join(',')} --store ${options.store} --rounds ${options.rounds} --warmup ${options.warmup} --components ${options.components}${options.cpuProf ? ' --cpu-prof' : ''}`;
   lines.push(`${RESULTS_HEADING}: Lifeboat vs shell pipelines vs pgBackRest, ${new Date().toISOString().slice(0, 10)}`, '');
   lines.push(`Machine: ${machine()}. Command: \`${command}\`. Store: ${options.store === 's3' ? 'MinIO (same bucket for Lifeboat and the shell; pgBackRest to a second MinIO over HTTPS)' : 'local directory'}; awscli: ${stack.awsCli ?? 'none'}.`);
+  if (requestedSizes.length > options.sizes.length) lines.push(`Partial: measured so far ${options.sizes.join(', ')} GB of ${requestedSizes.join(', ')}.`);
   lines.push(`Each size: ${options.warmup} warm-up round(s), then ${options.rounds} counted round(s), every row once per round in an order that rotates each round. Sizes are GB of plain-dump row data (pgbench tables + a wide text/jsonb table, fixed seed).`, '');
 
   for (const kind of ['backup', 'restore'] as const) {
@@ -537,7 +546,7 @@ export function report(options: Options, results: RowResult[], orchestration: Aw
   lines.push('');
 
   if (profiles.length > 0) {
-    lines.push('### CPU profile of the Lifeboat process (engine rows, largest size, last round; `--cpu-prof`)', '');
+    lines.push('### CPU profile of the Lifeboat process (engine rows, last round of each size; `--cpu-prof`)', '');
     for (const file of profiles) {
       const summary = summarizeProfile(file);
       lines.push(`${path.basename(path.dirname(file))}: ${f(summary.seconds, 1)} s profiled`, '', '| self time | function |', '|---|---|');
@@ -572,13 +581,19 @@ async function main(): Promise<void> {
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: stack.s3.accessKey, AWS_SECRET_ACCESS_KEY: stack.s3.secretKey, AWS_REGION: 'us-east-1' });
     bench = new Bench(stack, options);
     await bench.startWorker();
-    const results: RowResult[] = [];
-    for (const size of options.sizes) results.push(...(await bench.runSize(size)));
+    // The orchestration plan first (it is short), then the sizes, the tables rewritten after each one so a
+    // long run interrupted late still leaves what it measured.
     const orchestration = await bench.orchestration();
-    const section = report(options, results, orchestration, bench.profileFiles(), stack);
-    writeResults(options.results, section);
+    const results: RowResult[] = [];
+    let section = '';
+    for (const [i, size] of options.sizes.entries()) {
+      results.push(...(await bench.runSize(size)));
+      const done = { ...options, sizes: options.sizes.slice(0, i + 1) };
+      section = report(done, results, orchestration, bench.profileFiles(), stack, options.sizes);
+      writeResults(options.results, section);
+      log(`written to ${options.results}`);
+    }
     process.stdout.write(`${section}\n`);
-    log(`written to ${options.results}`);
   } finally {
     await stop();
   }
