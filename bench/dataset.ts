@@ -11,6 +11,7 @@ const GB = 1e9;
 const PLAIN_BYTES = { accounts: 97, history: 62, documents: 1_430 } as const;
 /** Shares of the plain dump's size. */
 const SHARE = { accounts: 0.35, history: 0.05, documents: 0.6 } as const;
+const PARAGRAPHS = 20_000;
 
 const VOCABULARY =
   'account ledger balance transfer payment invoice customer order refund settlement currency audit branch teller ' +
@@ -59,11 +60,16 @@ export async function createDataset(adminUrl: string, database: string, sizeGb: 
       create table pgbench_accounts (aid int primary key, bid int, abalance int, filler char(84));
       create table pgbench_history (tid int, bid int, aid int, delta int, mtime timestamp, filler char(22));
       create table documents (id bigint primary key, account int not null, title text not null, body text not null, attrs jsonb not null);
-      create temp table corpus (text text not null)`);
+      -- 20,000 distinct paragraphs (28 MB): far more than zstd's window, so bodies do not compress as repeats.
+      create temp table paragraphs (id int primary key, body text not null)`);
     await client.query('select setseed(0.42)');
-    await client.query(`insert into corpus
-      select string_agg(words[1 + floor(random() * array_length(words, 1))::int], ' ')
-        from (select string_to_array('${VOCABULARY}', ' ') as words) v, generate_series(1, 40000)`);
+    const words = `'{${VOCABULARY.split(' ').join(',')}}'::text[]`;
+    await client.query(
+      // The subquery mentions p so it runs once per paragraph, and g so the aggregate is its own (60-360 words).
+      `insert into paragraphs
+         select p, (select string_agg(v.w[1 + floor(random() * array_length(v.w, 1))::int + g * 0], ' ') from generate_series(1, 60 + floor(random() * 300)::int + p * 0) g)
+           from (select ${words} as w) v, generate_series(1, ${PARAGRAPHS}) p`,
+    );
     await client.query(`insert into pgbench_branches select b, 0, '' from generate_series(1, ${branches}) b`);
     await client.query(`insert into pgbench_tellers select t, (t - 1) / 10 + 1, 0, '' from generate_series(1, ${branches * 10}) t`);
     await client.query(
@@ -75,20 +81,25 @@ export async function createDataset(adminUrl: string, database: string, sizeGb: 
                 (random() * 10000 - 5000)::int, timestamp '2026-01-01' + h * interval '1 second', ''
            from generate_series(1, ${rows.history}) h`,
     );
-    // Wide rows: a title, a body of 400-2,400 characters of text and a jsonb document, all cut from the corpus.
+    // Wide rows: a title, a paragraph as body, and a jsonb document. Every random value is drawn in the inner
+    // query, in generate_series order, so the join's output order cannot change the data.
     await client.query(
       `insert into documents
-         select d, 1 + floor(random() * ${rows.accounts})::int,
-                initcap(substr(c.text, 1 + floor(random() * 200000)::int, 48)),
-                substr(c.text, 1 + floor(random() * 150000)::int, 400 + floor(random() * 2000)::int),
+         select d.id, d.account, initcap(left(t.body, 48)), b.body,
                 jsonb_build_object(
-                  'user', 'u' || floor(random() * 5000)::int,
-                  'score', round((random() * 1000)::numeric, 1),
-                  'active', random() < 0.7,
-                  'tags', jsonb_build_array(substr(c.text, 1 + floor(random() * 200000)::int, 12), substr(c.text, 1 + floor(random() * 200000)::int, 9)),
-                  'created', to_char(timestamp '2026-01-01' + d * interval '7 seconds', 'YYYY-MM-DD"T"HH24:MI:SS'),
-                  'limits', jsonb_build_object('daily', floor(random() * 100000)::int, 'monthly', floor(random() * 1000000)::int))
-           from corpus c, generate_series(1, ${rows.documents}) d`,
+                  'user', 'u' || d.user_id, 'score', d.score, 'active', d.active,
+                  'tags', jsonb_build_array(v.w[d.tag1], v.w[d.tag2]),
+                  'created', to_char(timestamp '2026-01-01' + d.id * interval '7 seconds', 'YYYY-MM-DD"T"HH24:MI:SS'),
+                  'limits', jsonb_build_object('daily', d.daily, 'monthly', d.monthly))
+           from (select n as id, 1 + floor(random() * ${rows.accounts})::int as account,
+                        1 + floor(random() * ${PARAGRAPHS})::int as body_id, 1 + floor(random() * ${PARAGRAPHS})::int as title_id,
+                        floor(random() * 5000)::int as user_id, round((random() * 1000)::numeric, 1) as score, random() < 0.7 as active,
+                        1 + floor(random() * ${VOCABULARY.split(' ').length})::int as tag1, 1 + floor(random() * ${VOCABULARY.split(' ').length})::int as tag2,
+                        floor(random() * 100000)::int as daily, floor(random() * 1000000)::int as monthly
+                   from generate_series(1, ${rows.documents}) n) d
+           join paragraphs b on b.id = d.body_id
+           join paragraphs t on t.id = d.title_id
+           cross join (select ${words} as w) v`,
     );
     await client.query('vacuum analyze');
     const counted = await client.query<{ table: string; rows: string; bytes: string }>(`
