@@ -106,7 +106,7 @@ describe('a worker SIGKILLed during the restore phase', () => {
     expect(progress.attempt).toBe(1);
     const manifest = (JSON.parse((await runCli(['backups', 'list', '--plan', planFile, '--json'], { env })).stdout) as { sets: Manifest[] }).sets[0];
     const artifactBytes = manifest.components[0].bytes;
-    expect(artifactBytes).toBeGreaterThan(150 * MiB);
+    expect(artifactBytes).toBeGreaterThan(140 * MiB); // zstd: ~143 MiB of hex-encoded random bytes
     expect(progress.bytes).toBeLessThan(artifactBytes); // killed mid-stream, not after it
 
     const second = await startWorker(env);

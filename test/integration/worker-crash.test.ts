@@ -73,7 +73,7 @@ describe('a worker killed mid-dump', () => {
     expect(listed.incomplete).toEqual([]);
     const manifest = listed.sets[0];
     expect(manifest.components[0].attempt).toBeGreaterThanOrEqual(2); // really re-run after the crash
-    expect(manifest.components[0].bytes).toBeGreaterThan(150 * MiB);
+    expect(manifest.components[0].bytes).toBeGreaterThan(140 * MiB); // zstd: ~143 MiB of hex-encoded random bytes
     const verify = await runCli(['backup', 'verify', '--plan', planFile, setId], { env, timeoutMs: 300_000 });
     expect(verify.code).toBe(0);
     return { manifest, planFile };
