@@ -72,6 +72,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   const digest = new DigestStream();
   // Progress is measured before compression: zstd holds back megabytes, so a slow source shows none after it.
   const fromSource = new ByteCounter();
+  let sourceBytes = () => fromSource.bytes;
   // Heartbeats prove the worker is alive; the stall watch catches a live worker whose source sends nothing.
   const stallMs = durationMs(plan.timeouts.stall);
   let lastBytes = 0;
@@ -79,8 +80,9 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   let stalled = false;
   let abortDump: (() => void) | undefined;
   const heartbeat = setInterval(() => {
-    if (fromSource.bytes !== lastBytes) {
-      lastBytes = fromSource.bytes;
+    const bytesFromSource = sourceBytes();
+    if (bytesFromSource !== lastBytes) {
+      lastBytes = bytesFromSource;
       lastProgressAt = Date.now();
     } else if (!stalled && Date.now() - lastProgressAt > stallMs) {
       stalled = true;
@@ -92,12 +94,18 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
     context.heartbeat({ component: component.name, bytes: 0 } satisfies BackupProgress);
     const dump = await engine.dump(component, dumpContext);
     abortDump = () => dump.abort();
+    if (dump.compressed && JSON.stringify(dump.compressed) !== JSON.stringify(compression)) {
+      dump.abort();
+      throw new Error(`engine ${engine.type} compressed with ${JSON.stringify(dump.compressed)}, not ${JSON.stringify(compression)}`);
+    }
+    // An engine that pipes its process straight into the compressor reports source bytes itself.
+    if (dump.compressed) sourceBytes = () => dump.sourceBytes?.() ?? digest.bytes;
     const onCancel = () => dump.abort();
     context.cancellationSignal.addEventListener('abort', onCancel);
     try {
       const [facts] = await Promise.all([
         dump.finished,
-        pipeline(dump.stream, fromSource, compressor(compression), digest).catch((error: Error) => {
+        (dump.compressed ? pipeline(dump.stream, digest) : pipeline(dump.stream, fromSource, compressor(compression), digest)).catch((error: Error) => {
           dump.abort();
           throw error;
         }),

@@ -39,6 +39,8 @@ interface Options {
   components: number;
   cpuProf: boolean;
   results: string;
+  /** Row ids to run (default all): for a quick check of one change. */
+  rows?: string[];
 }
 
 function parseOptions(argv: string[]): Options {
@@ -47,7 +49,7 @@ function parseOptions(argv: string[]): Options {
     return index >= 0 ? argv[index + 1] : undefined;
   };
   const fail = (message: string): never => {
-    process.stderr.write(`${message}\nusage: npm run bench -- --sizes 0.2,1,3 [--store s3|local] [--rounds 5] [--warmup 1] [--components 10] [--cpu-prof] [--results FILE]\n`);
+    process.stderr.write(`${message}\nusage: npm run bench -- --sizes 0.2,1,3 [--store s3|local] [--rounds 5] [--warmup 1] [--components 10] [--cpu-prof] [--results FILE] [--rows id,id]\n`);
     process.exit(2);
   };
   const sizes = (value('sizes') ?? '0.2,1,3').split(',').map(Number);
@@ -67,6 +69,7 @@ function parseOptions(argv: string[]): Options {
     components: integer('components', 10, 1),
     cpuProf: argv.includes('--cpu-prof'),
     results: path.resolve(value('results') ?? path.join(__dirname, '..', '..', 'bench', 'RESULTS.md')),
+    rows: value('rows')?.split(','),
   };
 }
 
@@ -368,7 +371,8 @@ class Bench {
     const results = new Map<string, RowResult>(
       rows.map((row) => [row.id, { id: row.id, label: row.label, kind: row.kind, sizeGb, plainBytes: dataset.plainBytes, seconds: [], rss: [], cpu: [], unavailable: row.unavailable }]),
     );
-    const runnable = (kind: 'backup' | 'restore') => rows.filter((row) => row.kind === kind && !row.unavailable);
+    const selected = (row: RowDefinition) => !this.options.rows || this.options.rows.includes(row.id) || (row.kind === 'restore' && this.options.rows.includes('restore'));
+    const runnable = (kind: 'backup' | 'restore') => rows.filter((row) => row.kind === kind && !row.unavailable && selected(row));
     const total = this.options.warmup + this.options.rounds;
     for (let round = 0; round < total; round += 1) {
       const counted = round >= this.options.warmup;

@@ -10,8 +10,8 @@ import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import type { PostgresFacts } from '../catalog/manifest';
 import type { PostgresComponent } from '../plan/schema';
-import { ProcessFailedError, runToCompletion, spawnWithInput, spawnWithOutput } from './childProcess';
-import { resolveCompression } from './compression';
+import { ProcessFailedError, runToCompletion, spawnPipeline, spawnWithInput, spawnWithOutput } from './childProcess';
+import { resolveCompression, zstdArguments } from './compression';
 import { ComponentError, resolveEnvReference } from './errors';
 import type { ComponentDump, Engine } from './types';
 
@@ -164,7 +164,17 @@ async function dumpPostgres(component: PostgresComponent): Promise<ComponentDump
     const { snapshot, version, version_num, size } = info.rows[0];
     const pgDump = postgresTool('pg_dump', Math.floor(Number(version_num) / 10000));
     const pgDumpVersion = (await runToCompletion(pgDump, ['--version'])).trim();
-    const dump = spawnWithOutput(pgDump, pgDumpArguments(component, snapshot, connection), childEnv(connection));
+    const compression = resolveCompression(component.compression ?? postgresEngine.defaultCompression);
+    const dumpArguments = pgDumpArguments(component, snapshot, connection);
+    // zstd reads pg_dump's output through a kernel pipe: the uncompressed dump never passes through Node,
+    // which only handles the compressed bytes (other compressions run in the activity, as for every engine).
+    const dump =
+      compression.algorithm === 'zstd'
+        ? (() => {
+            const piped = spawnPipeline({ command: pgDump, args: dumpArguments, env: childEnv(connection) }, { command: 'zstd', args: zstdArguments(compression) });
+            return { stdout: piped.stdout, exited: Promise.all([piped.producerExited, piped.filterExited]), kill: piped.kill, sourceBytes: piped.filterInputBytes };
+          })()
+        : { ...spawnWithOutput(pgDump, dumpArguments, childEnv(connection)), sourceBytes: undefined };
     // Counting runs in the exporting transaction while pg_dump streams: both see the same snapshot.
     const counted = countRows(client, component.rowCounts);
     const finished = (async (): Promise<{ postgres: PostgresFacts }> => {
@@ -192,6 +202,8 @@ async function dumpPostgres(component: PostgresComponent): Promise<ComponentDump
       finished,
       // The database's size (indexes and free space included) bounds its dump from above in practice.
       expectedBytes: Number(size),
+      compressed: compression.algorithm === 'zstd' ? compression : undefined,
+      sourceBytes: dump.sourceBytes,
       abort: () => {
         dump.kill();
         void client.end().catch(() => undefined);
