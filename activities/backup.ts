@@ -22,7 +22,7 @@ import { compressionSuffix, compressor, resolveCompression } from '../src/engine
 import { artifactSeal, sealingStream, type ArtifactSeal } from '../src/encryption';
 import { durationMs, type Plan } from '../src/plan/schema';
 import { listBackupSets, manifestBody } from '../src/repository/backupSets';
-import { DigestStream } from '../src/repository/digest';
+import { ByteCounter, DigestStream } from '../src/repository/digest';
 import { createStore, type BackupStore } from '../src/stores';
 import { recordComponentFailure, recordComponentSuccess, recordPlanFailure, recordSetSuccess } from '../src/metrics';
 
@@ -87,7 +87,8 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   const startedAt = new Date();
   const digest = new DigestStream();
   // Progress is measured before compression: zstd holds back megabytes, so a slow source shows none after it.
-  const fromSource = new DigestStream();
+  const fromSource = new ByteCounter();
+  let sourceBytes = () => fromSource.bytes;
   // Heartbeats prove the worker is alive; the stall watch catches a live worker whose source sends nothing.
   const stallMs = durationMs(plan.timeouts.stall);
   let lastBytes = 0;
@@ -96,30 +97,37 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   let abortDump: (() => void) | undefined;
   let expectedSourceBytes: number | undefined;
   const heartbeat = setInterval(() => {
-    if (fromSource.bytes !== lastBytes) {
-      lastBytes = fromSource.bytes;
+    const bytesFromSource = sourceBytes();
+    if (bytesFromSource !== lastBytes) {
+      lastBytes = bytesFromSource;
       lastProgressAt = Date.now();
     } else if (!stalled && Date.now() - lastProgressAt > stallMs) {
       stalled = true;
       abortDump?.();
     }
-    context.heartbeat({ component: component.name, bytes: digest.bytes, sourceBytes: fromSource.bytes, expectedSourceBytes } satisfies BackupProgress);
+    context.heartbeat({ component: component.name, bytes: digest.bytes, sourceBytes: bytesFromSource, expectedSourceBytes } satisfies BackupProgress);
   }, HEARTBEAT_INTERVAL_MS);
   try {
     context.heartbeat({ component: component.name, bytes: 0 } satisfies BackupProgress);
     const dump = await engine.dump(component, dumpContext);
     abortDump = () => dump.abort();
     expectedSourceBytes = dump.expectedBytes;
+    if (dump.compressed && JSON.stringify(dump.compressed) !== JSON.stringify(compression)) {
+      dump.abort();
+      throw new Error(`engine ${engine.type} compressed with ${JSON.stringify(dump.compressed)}, not ${JSON.stringify(compression)}`);
+    }
+    // An engine that pipes its process straight into the compressor reports source bytes itself.
+    if (dump.compressed) sourceBytes = () => dump.sourceBytes?.() ?? digest.bytes;
     const onCancel = () => dump.abort();
     context.cancellationSignal.addEventListener('abort', onCancel);
     try {
       const [facts] = await Promise.all([
         dump.finished,
-        pipeline(dump.stream, fromSource, compressor(compression), sealingStream(seal), digest).catch((error: Error) => {
+        (dump.compressed ? pipeline(dump.stream, sealingStream(seal), digest) : pipeline(dump.stream, fromSource, compressor(compression), sealingStream(seal), digest)).catch((error: Error) => {
           dump.abort();
           throw error;
         }),
-        store.put(key, digest, { signal: context.cancellationSignal }),
+        store.put(key, digest, { signal: context.cancellationSignal, expectedBytes: dump.expectedBytes }),
       ]);
       const backup = componentBackupSchema.parse({
         name: component.name,

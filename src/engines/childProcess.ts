@@ -1,5 +1,6 @@
 /** Child processes as streams: the data plane's way to run pg_dump, pg_restore and friends. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Duplex, PassThrough, type Readable, type Writable } from 'node:stream';
 
 /** The last bytes a process wrote to stderr, for error messages (bounded: a chatty process costs no memory). */
@@ -99,4 +100,77 @@ export async function runToCompletion(command: string, args: string[], env: Node
   for await (const chunk of stdout) chunks.push(chunk as Buffer);
   await exited;
   return Buffer.concat(chunks).toString('utf8');
+}
+
+export interface SpawnedPipeline {
+  /** The filter's stdout; ends only once both processes exited with code 0, errors otherwise. */
+  stdout: Readable;
+  /** The producer's exit: resolves on code 0, rejects with its ProcessFailedError. */
+  producerExited: Promise<void>;
+  /** The filter's exit. */
+  filterExited: Promise<void>;
+  /** Bytes the filter has read so far (its input), from /proc; undefined where /proc cannot tell. */
+  filterInputBytes(): number | undefined;
+  kill(): void;
+}
+
+function exitOf(child: ChildProcessWithoutNullStreams | ReturnType<typeof spawn>, command: string, stderr: StderrTail): Promise<void> {
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', (error) => reject(new ProcessFailedError(command, null, null, error.message)));
+    child.once('close', (code, signal) => (code === 0 ? resolve() : reject(new ProcessFailedError(command, code, signal, stderr.toString()))));
+  });
+  exited.catch(() => undefined);
+  return exited;
+}
+
+/**
+ * `producer | filter` (pg_dump | zstd) with the bytes going from one process to the other through a kernel
+ * pipe, never through Node: the event loop only sees the filter's (compressed) output.
+ */
+export function spawnPipeline(
+  producer: { command: string; args: string[]; env?: NodeJS.ProcessEnv },
+  filter: { command: string; args: string[] },
+): SpawnedPipeline {
+  const first = spawn(producer.command, producer.args, { env: producer.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const firstStderr = new StderrTail();
+  first.stderr.on('data', (chunk: Buffer) => firstStderr.append(chunk));
+  const producerExited = exitOf(first, producer.command, firstStderr);
+  const second = spawn(filter.command, filter.args, { stdio: [first.stdout, 'pipe', 'pipe'] });
+  // The filter holds its own copy of the pipe's read end; the parent's must not read (or keep it open).
+  first.stdout.destroy();
+  const secondStderr = new StderrTail();
+  second.stderr.on('data', (chunk: Buffer) => secondStderr.append(chunk));
+  const filterExited = exitOf(second, filter.command, secondStderr);
+  const kill = () => {
+    for (const child of [first, second]) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+
+  const output = new PassThrough({ highWaterMark: 1024 * 1024 });
+  second.stdout.pipe(output, { end: false });
+  const stdoutEnded = new Promise<void>((resolve) => second.stdout.once('close', resolve));
+  output.on('error', () => undefined);
+  // The filter ends cleanly at the end of its input even when the producer died mid-way: both must succeed.
+  Promise.all([producerExited, filterExited, stdoutEnded]).then(
+    () => output.end(),
+    (error: Error) => {
+      kill();
+      output.destroy(error);
+    },
+  );
+  producerExited.catch(kill); // a failed producer stops the filter at once
+  output.once('close', () => kill());
+  return {
+    stdout: output,
+    producerExited,
+    filterExited,
+    filterInputBytes: () => {
+      try {
+        const rchar = /^rchar: (\d+)$/m.exec(readFileSync(`/proc/${second.pid}/io`, 'utf8'));
+        return rchar ? Number(rchar[1]) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    kill,
+  };
 }

@@ -33,6 +33,11 @@ export function compressionSuffix(record: CompressionRecord): string {
   return record.algorithm === 'zstd' ? '.zst' : record.algorithm === 'gzip' ? '.gz' : '';
 }
 
+/** The `zstd` command line that compresses at a record's level (stdin to stdout). */
+export function zstdArguments(record: CompressionRecord): string[] {
+  return ['-q', '-c', `-${record.level ?? DEFAULT_LEVEL.zstd}`];
+}
+
 export function compressor(record: CompressionRecord): Duplex {
   switch (record.algorithm) {
     case 'none':
@@ -40,7 +45,7 @@ export function compressor(record: CompressionRecord): Duplex {
     case 'gzip':
       return createGzip({ level: record.level ?? DEFAULT_LEVEL.gzip, chunkSize: CHUNK });
     case 'zstd':
-      return filterStream('zstd', ['-q', '-c', `-${record.level ?? DEFAULT_LEVEL.zstd}`]);
+      return filterStream('zstd', zstdArguments(record));
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ArtifactRef, ComponentBackup, Manifest } from '../catalog/manifest';
+import type { ArtifactRef, ComponentBackup, CompressionRecord, Manifest } from '../catalog/manifest';
 import type { Component, Compression, Plan } from '../plan/schema';
 import type { BackupStore } from '../stores/types';
 
@@ -13,8 +13,15 @@ export interface ComponentDump {
   finished: Promise<EngineFacts>;
   /** Stops the dump at once (cancellation, or the upload failed). */
   abort(): void;
-  /** Roughly how many bytes `stream` will carry, when the engine can tell (for progress and ETA); an upper bound at worst. */
+  /** An estimate, on the high side, of the source's size (e.g. the database's size): the store sizes its upload parts by it, and progress shows an ETA against it. */
   expectedBytes?: number;
+  /**
+   * Set when `stream` is already compressed, exactly as the activity resolved it (the engine piped its dump
+   * process straight into the compressor process, so the raw bytes never pass through Node).
+   */
+  compressed?: CompressionRecord;
+  /** With `compressed`: bytes the source has produced so far (before compression), when the engine can tell. */
+  sourceBytes?(): number | undefined;
 }
 
 /** What a dump may need beyond its component: the set it belongs to and the store (for incrementals). */

@@ -50,6 +50,10 @@ export const s3StoreSchema = z.strictObject({
   forcePathStyle: z.boolean().optional(),
   /** Immutable backups: see "Immutable backups" in the README. The bucket must have object lock enabled. */
   objectLock: objectLockSchema.optional(),
+  /** Multipart part size in MiB: the part size for dumps of unknown size, the smallest for estimated ones. */
+  partSizeMiB: z.number().int().min(5).max(5120).optional(),
+  /** Parts uploaded at once per component; memory per component is about partSize × (uploadQueueSize + 1). */
+  uploadQueueSize: z.number().int().min(1).max(16).optional(),
 });
 
 export const storeSchema = z.discriminatedUnion('type', [localStoreSchema, s3StoreSchema]);

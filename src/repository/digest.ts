@@ -22,6 +22,20 @@ export class DigestStream extends Transform {
   }
 }
 
+/** A pass-through that only counts bytes (progress before compression): no hashing, no copy. */
+export class ByteCounter extends Transform {
+  bytes = 0;
+
+  constructor() {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+}
+
 export class ChecksumMismatchError extends Error {
   constructor(key: string, expected: string, actual: string, bytes: number, expectedBytes: number) {
     super(`artifact ${key} does not match its manifest (sha256 ${actual.slice(0, 16)}…, ${bytes} bytes; expected ${expected.slice(0, 16)}…, ${expectedBytes} bytes): it was altered or damaged in the store`);

@@ -20,11 +20,26 @@ const MiB = 1024 * 1024;
 /** S3's limits on multipart uploads. */
 const MIN_PART_SIZE = 5 * MiB;
 const MAX_PARTS = 10_000;
+/** The smallest part used when the body's size is known: fewer, larger requests stream faster. */
 export const DEFAULT_PART_SIZE = 16 * MiB;
+/**
+ * Parts for a body of unknown size: lib-storage needs one part size for the whole upload, so it is chosen
+ * for the worst case, a body of 1 TiB (10,000 × 105 MiB = 1.03 TiB). Memory is bounded by the body, not the
+ * part: a body smaller than a part is buffered only as far as its own size.
+ */
+export const UNKNOWN_SIZE_PART_SIZE = Math.ceil(1024 ** 4 / MAX_PARTS / MiB) * MiB;
+/** Parts uploaded at once; a put buffers up to about partSize × (queueSize + 1) bytes. */
+export const DEFAULT_QUEUE_SIZE = 2;
 
 export interface S3StoreOptions {
-  /** Multipart part size in bytes (default 16 MiB, at least 5 MiB). Memory per put is about 2 parts. */
+  /**
+   * Multipart part size in bytes (at least 5 MiB), overriding the store's `partSizeMiB`: the part size for
+   * bodies of unknown size and the smallest one for known sizes. Default: 16 MiB for known sizes,
+   * UNKNOWN_SIZE_PART_SIZE (105 MiB) for unknown ones. Memory per put is about partSize × (queueSize + 1).
+   */
   partSize?: number;
+  /** Parts uploaded concurrently per put, overriding the store's `uploadQueueSize` (default 2). */
+  queueSize?: number;
   /**
    * Credentials for tests and tools; by default the standard AWS chain (environment, profile, web identity,
    * instance role). Plans never carry secrets.
@@ -87,7 +102,9 @@ export class S3Store implements BackupStore {
   readonly keyPrefix: string;
   /** When set, every object is written with this retention (src/stores/objectLock.ts). */
   readonly objectLock?: ObjectLockConfig;
-  private readonly partSize: number;
+  /** The configured part size, when one was configured (see S3StoreOptions.partSize). */
+  private readonly configuredPartSize: number | undefined;
+  private readonly queueSize: number;
   private readonly endpointName: string;
 
   constructor(config: S3StoreConfig, options: S3StoreOptions = {}) {
@@ -95,10 +112,12 @@ export class S3Store implements BackupStore {
     this.keyPrefix = config.prefix ? `${config.prefix}/` : '';
     this.location = `s3://${config.bucket}${config.prefix ? `/${config.prefix}` : ''}`;
     this.objectLock = config.objectLock;
-    this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
-    if (!Number.isInteger(this.partSize) || this.partSize < MIN_PART_SIZE) {
+    this.configuredPartSize = options.partSize ?? (config.partSizeMiB !== undefined ? config.partSizeMiB * MiB : undefined);
+    if (this.configuredPartSize !== undefined && (!Number.isInteger(this.configuredPartSize) || this.configuredPartSize < MIN_PART_SIZE)) {
       throw new RangeError(`S3 part size must be a whole number of bytes, at least ${MIN_PART_SIZE}`);
     }
+    this.queueSize = options.queueSize ?? config.uploadQueueSize ?? DEFAULT_QUEUE_SIZE;
+    if (!Number.isInteger(this.queueSize) || this.queueSize < 1) throw new RangeError('S3 upload queue size must be a whole number, at least 1');
     ({ client: this.client, endpointName: this.endpointName } = createS3Client(config, options));
   }
 
@@ -145,7 +164,7 @@ export class S3Store implements BackupStore {
       client: this.client,
       params: { Bucket: this.bucket, Key: objectKey, Body: counter, ContentType: 'application/octet-stream', ...objectLockParams(this.objectLock) },
       partSize,
-      queueSize: 2,
+      queueSize: this.queueSize,
       leavePartsOnError: false,
     });
     try {
@@ -233,10 +252,19 @@ export class S3Store implements BackupStore {
     return this.keyPrefix + key;
   }
 
-  private partSizeFor(expectedBytes: number | undefined): number {
-    if (expectedBytes === undefined || expectedBytes <= 0) return this.partSize;
-    // Aim for 9,000 parts, not 10,000, so an estimate somewhat short of the real size still fits.
-    return Math.max(this.partSize, Math.ceil(expectedBytes / 9_000 / MiB) * MiB);
+  /**
+   * The part size of one put. A known (estimated) size gets parts just large enough for 9,000 of them, not
+   * 10,000, so an estimate somewhat short of the real size still fits; an unknown size gets parts for 1 TiB
+   * unless a part size was configured (then the configuration caps the object at 10,000 of its parts).
+   */
+  partSizeFor(expectedBytes: number | undefined): number {
+    if (expectedBytes === undefined || !(expectedBytes > 0)) return this.configuredPartSize ?? UNKNOWN_SIZE_PART_SIZE;
+    return Math.max(this.configuredPartSize ?? DEFAULT_PART_SIZE, Math.ceil(expectedBytes / 9_000 / MiB) * MiB);
+  }
+
+  /** The most bytes one put may buffer: its part size × (queueSize + 1). */
+  bufferBytesFor(expectedBytes: number | undefined): number {
+    return this.partSizeFor(expectedBytes) * (this.queueSize + 1);
   }
 
   private async abortIncompleteUploadsAt(objectKey: string): Promise<number> {

@@ -10,6 +10,8 @@ export interface StoredObject {
 export interface PutOptions {
   /** Aborting cancels the write; nothing is left visible under the key. */
   signal?: AbortSignal;
+  /** The body's expected size when the producer can estimate it (a hint: stores that split uploads size their parts by it). */
+  expectedBytes?: number;
 }
 
 /**

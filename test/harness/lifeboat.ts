@@ -7,7 +7,9 @@ import { stringify } from 'yaml';
 import type { PlanInput } from '../../src/plan/schema';
 import { testEnv } from './env';
 
-export const CLI = path.resolve(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
+// From test/harness (jest) or dist/test/harness (the compiled benchmark): both find the built CLI.
+const REPO_ROOT = path.resolve(__dirname, '..', '..', ...(path.basename(path.resolve(__dirname, '..', '..')) === 'dist' ? ['..'] : []));
+export const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 
 /** Environment for CLI and worker processes: the harness's Temporal and MinIO, and nothing from the developer's shell that could leak in. */
 export function lifeboatEnv(taskQueue: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

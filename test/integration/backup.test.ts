@@ -3,12 +3,14 @@
  * server into MinIO and a local directory, listed, verified, and restored with pg_restore.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import type { Manifest } from '../../src/catalog/manifest';
 import { findTemporalCli } from '../../src/embedded/temporalCli';
+import { decompressor } from '../../src/engines/compression';
 import type { PlanInput } from '../../src/plan/schema';
 import { createDatabase, libpqEnv, runPgbenchInit, tableRowCounts, tempDir, testEnv, uniqueName } from '../harness/env';
 import { eventually, historyText, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
@@ -99,7 +101,8 @@ describe('backupPlan: ordered PostgreSQL backups', () => {
   async function expectRestoresWithSameCounts(manifest: Manifest, readArtifact: (key: string, file: string) => Promise<void>): Promise<void> {
     for (const component of manifest.components) {
       const file = path.join(dir, `${manifest.setId}-${component.name}.pgdump`);
-      await readArtifact(component.key, file);
+      await readArtifact(component.key, `${file}.stored`);
+      await pipeline(createReadStream(`${file}.stored`), decompressor(component.compression), createWriteStream(file));
       const restored = uniqueName(`restored_${component.name}`);
       await restoreInto(file, restored);
       const counts = await tableRowCounts((await import('../harness/env')).databaseUrl(restored));
@@ -143,7 +146,7 @@ describe('backupPlan: ordered PostgreSQL backups', () => {
     const { stdout } = await execFileAsync(temporalCli, ['workflow', 'result', ...address, '--workflow-id', workflowId, '--output', 'json']);
     const result = (JSON.parse(stdout) as { result: { setId: string; components: { name: string }[] } }).result;
     expect(result.components.map((component) => component.name)).toEqual(['apps']);
-    expect(readdirSync(path.join(store, 'by-hand', result.setId)).sort()).toEqual(['apps.pgdump', 'manifest.json']);
+    expect(readdirSync(path.join(store, 'by-hand', result.setId)).sort()).toEqual(['apps.pgdump.zst', 'manifest.json']);
   });
 
   test('with a retention policy, each backup prunes what the policy no longer keeps', async () => {
@@ -190,7 +193,7 @@ describe('backupPlan: ordered PostgreSQL backups', () => {
     const run = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
     expect(run.code).toBe(0);
     const { setId } = JSON.parse(run.stdout) as { setId: string };
-    const artifact = path.join(store, 'corrupt', setId, 'apps.pgdump');
+    const artifact = path.join(store, 'corrupt', setId, 'apps.pgdump.zst');
     const bytes = readFileSync(artifact);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     writeFileSync(artifact, bytes);

@@ -187,7 +187,7 @@ done
     });
     let lastSeen = '';
     // Altered after the candidates were verified: the restore's own streaming check must catch it.
-    const artifact = path.join(dir, 'parked-store', 'parked', setId, 'participant.pgdump');
+    const artifact = path.join(dir, 'parked-store', 'parked', setId, 'participant.pgdump.zst');
     const original = readFileSync(artifact);
     const altered = Buffer.from(original);
     altered[altered.length - 100] ^= 0xff;

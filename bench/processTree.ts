@@ -1,0 +1,85 @@
+/**
+ * Resident memory of a whole process tree, sampled from /proc: the root and every descendant (pg_dump, zstd,
+ * aws, pg_restore...), summed at each sample; the peak is what the tree needed at once.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+const PAGE_SIZE = 4096;
+
+/** pid -> parent pid for every process visible now. */
+function parents(): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // The command name (field 2) may hold spaces and parentheses: fields after the last ")" are fixed.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      map.set(pid, Number(fields[1]));
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  return map;
+}
+
+function residentBytes(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_SIZE;
+  } catch {
+    return 0;
+  }
+}
+
+/** The summed RSS of root and all its descendants, right now. */
+export function treeResidentBytes(root: number): number {
+  const parentOf = parents();
+  const children = new Map<number, number[]>();
+  for (const [pid, parent] of parentOf) children.set(parent, [...(children.get(parent) ?? []), pid]);
+  let total = 0;
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.pop()!;
+    total += residentBytes(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+/** Samples a tree every intervalMs until stopped; stop() resolves with the peak seen. */
+export function sampleTreePeak(root: () => number | undefined, intervalMs = 100): { stop(): number } {
+  let peak = 0;
+  const sample = () => {
+    const pid = root();
+    if (pid !== undefined) peak = Math.max(peak, treeResidentBytes(pid));
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) a process and its already-reaped children have used so far. */
+export function cpuSecondsWithReapedChildren(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime, cutime, cstime are fields 14-17 of stat; fields[0] here is field 3.
+    return fields.slice(11, 15).reduce((sum, value) => sum + Number(value), 0) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** Parses bash's `times` output: its second line is the children's user and system time. */
+export function parseBashTimes(text: string): number {
+  const line = text.trim().split('\n')[1] ?? '';
+  return [...line.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, [, minutes, seconds]) => sum + Number(minutes) * 60 + Number(seconds), 0);
+}

@@ -1,0 +1,50 @@
+/**
+ * Keeps the throughput benchmark working: it runs at a tiny size, one round, on its own throwaway stack, and
+ * must produce every table with every row measured (the numbers themselves are for bench/RESULTS.md).
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { tempDir } from '../harness/env';
+
+const execFileAsync = promisify(execFile);
+const BENCH = path.resolve(__dirname, '..', '..', 'dist', 'bench', 'throughput.js');
+
+describe('npm run bench (throughput)', () => {
+  test('at 0.005 GB and one round: backup, restore, pair, fit and orchestration tables with all rows', async () => {
+    const results = path.join(tempDir('bench'), 'RESULTS.md');
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      [BENCH, '--sizes', '0.005', '--rounds', '1', '--warmup', '0', '--components', '10', '--results', results],
+      { env: process.env, maxBuffer: 16 * 1024 * 1024, timeout: 900_000 },
+    );
+    const written = readFileSync(results, 'utf8');
+    expect(written).toContain(stdout.trim().split('\n')[0]);
+    for (const heading of ['### Backup', '### Restore', '### Pairs', '### Fit over sizes', '### Orchestration: a plan of 10 tiny databases']) {
+      expect(written).toContain(heading);
+    }
+    const row = (label: string) => written.split('\n').find((line) => line.startsWith('| 0.005 |') && line.includes(label));
+    for (const label of [
+      'Lifeboat: `backup run --wait` through Temporal',
+      'Lifeboat: the backup activity called directly',
+      'shell: `pg_dump -Fc -Z0 | zstd -3 | aws s3 cp -`',
+      'runbook: `pg_dump | gzip | aws s3 cp -`',
+      'pgBackRest 2.45 full backup',
+      'limit: `pg_dump -Fc -Z0 > /dev/null`',
+      'Lifeboat: the restore activity',
+      'shell: `aws s3 cp s3://… - | zstd -d | pg_restore',
+    ]) {
+      const line = row(label);
+      expect(line).toBeDefined();
+      // Measured, not skipped: a wall time, a throughput, CPU and RSS.
+      expect(line).not.toContain('not run');
+      expect(line).toMatch(/\| \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\) \| \d+\.\d \| \d+\.\d\d \(.*\) \| \d+ \(\d+–\d+\) \|$/);
+    }
+    for (const id of ['lifeboat-temporal', 'lifeboat-engine', 'shell-zstd', 'shell-runbook', 'pgbackrest', 'limit', 'lifeboat-restore', 'shell-restore']) {
+      expect(written).toMatch(new RegExp(`^\\| ${id} \\| -?\\d+\\.\\d\\d \\| \\d+\\.\\d\\d \\|`, 'm'));
+    }
+    expect(written).toMatch(/\| overhead = CLI wall − dumps, s \(target < 2\) \| -?\d+\.\d\d/);
+    expect(written.match(/^\| 0\.005 \| (backup|restore|peak RSS|CPU)/gm)?.length).toBe(10);
+  }, 1_000_000);
+});

@@ -1,0 +1,110 @@
+/**
+ * The fast PostgreSQL default: pg_dump -Fc -Z0 piped through zstd, recorded in the manifest, restored by
+ * Lifeboat's own restore activity with identical row counts; and a set in the old shape (pg_dump's built-in
+ * compression, manifest compression "none") still restores, because the manifest says what to do.
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { restoreComponent } from '../../activities/recovery';
+import type { Manifest } from '../../src/catalog/manifest';
+import { decompressor } from '../../src/engines/compression';
+import { planSchema, type PlanInput } from '../../src/plan/schema';
+import { createDatabase, databaseUrl, runPgbenchInit, tableRowCounts, tempDir, testEnv, uniqueName } from '../harness/env';
+import { lifeboatEnv, runCli, startWorker, writePlan, type WorkerProcess } from '../harness/lifeboat';
+
+const execFileAsync = promisify(execFile);
+
+describe('PostgreSQL dumps: -Z0 through zstd by default', () => {
+  const taskQueue = uniqueName('zstd');
+  const dir = tempDir('zstd');
+  const source = uniqueName('zstd_source');
+  const target = uniqueName('zstd_target');
+  let env: NodeJS.ProcessEnv;
+  let worker: WorkerProcess;
+
+  beforeAll(async () => {
+    const url = await createDatabase(source);
+    await runPgbenchInit(url, 1);
+    await createDatabase(target);
+    env = lifeboatEnv(taskQueue, { SOURCE_DATABASE_URL: url });
+    worker = await startWorker(env);
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+  });
+
+  async function backup(plan: PlanInput): Promise<Manifest> {
+    const planFile = writePlan(dir, plan);
+    const run = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
+    expect(run.code).toBe(0);
+    const { sets } = JSON.parse((await runCli(['backups', 'list', '--plan', planFile, '--json'], { env })).stdout) as { sets: Manifest[] };
+    return sets[0];
+  }
+
+  /** The header pg_restore reads from the (decompressed) archive: how pg_dump itself compressed the data. */
+  async function archiveCompression(store: string, manifest: Manifest): Promise<string> {
+    const [component] = manifest.components;
+    const archive = path.join(dir, `${manifest.setId}.pgdump`);
+    await pipeline(createReadStream(path.join(store, component.key)), decompressor(component.compression), createWriteStream(archive));
+    const { stdout } = await execFileAsync(path.join(testEnv().pgBinDir, 'pg_restore'), ['--list', archive]);
+    return /Compression: (\S+)/.exec(stdout)?.[1] ?? 'unknown';
+  }
+
+  /** Lifeboat's restore activity (the one the disasterRecovery workflow runs) into the target database. */
+  async function restoreWithLifeboat(plan: PlanInput, setId: string): Promise<void> {
+    const restorePlan = planSchema.parse({ ...plan, components: [{ ...plan.components[0], connection: { urlFromEnv: 'TARGET_DATABASE_URL' } }] });
+    process.env.TARGET_DATABASE_URL = databaseUrl(target);
+    const activities = new MockActivityEnvironment({}, { logger: new DefaultLogger('WARN') });
+    const result = await activities.run(restoreComponent, { plan: restorePlan, setId, component: 'db' });
+    expect(result).toMatchObject({ component: 'db', restored: true });
+  }
+
+  test('a new set is zstd level 3 over an uncompressed custom-format archive, and restores with the same row counts', async () => {
+    const store = path.join(dir, 'zstd-store');
+    const plan: PlanInput = { name: 'zstd-default', store: { type: 'local', path: store }, components: [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' } }] };
+    const manifest = await backup(plan);
+    const [component] = manifest.components;
+    expect(component.compression).toEqual({ algorithm: 'zstd', level: 3 });
+    expect(component.key).toMatch(/\/db\.pgdump\.zst$/);
+    // pg_dump ran with -Z0: its archive says so (PostgreSQL 15 prints 0, 16 and later "none").
+    expect(await archiveCompression(store, manifest)).toMatch(/^(0|none)$/);
+    await restoreWithLifeboat(plan, manifest.setId);
+    const restored = await tableRowCounts(databaseUrl(target));
+    expect(restored).toEqual(component.postgres?.rowCounts);
+    expect(restored['public.pgbench_accounts']).toBe(100_000);
+  });
+
+  test('the level is configurable and recorded', async () => {
+    const store = path.join(dir, 'level-store');
+    const manifest = await backup({
+      name: 'zstd-level',
+      store: { type: 'local', path: store },
+      components: [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' }, compression: { algorithm: 'zstd', level: 9 } }],
+    });
+    expect(manifest.components[0].compression).toEqual({ algorithm: 'zstd', level: 9 });
+  });
+
+  test('a set in the old shape (pg_dump compresses, manifest says none) still restores', async () => {
+    const store = path.join(dir, 'none-store');
+    const plan: PlanInput = {
+      name: 'old-shape',
+      store: { type: 'local', path: store },
+      components: [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' }, compression: { algorithm: 'none' } }],
+    };
+    const manifest = await backup(plan);
+    const [component] = manifest.components;
+    expect(component.compression).toEqual({ algorithm: 'none' });
+    expect(component.key).toMatch(/\/db\.pgdump$/);
+    // pg_dump's own gzip, as every set made before zstd became the default (15: -1, the default level; 16+: gzip).
+    expect(await archiveCompression(store, manifest)).toMatch(/^(-1|gzip)/);
+    await createDatabase(target);
+    await restoreWithLifeboat(plan, manifest.setId);
+    expect(await tableRowCounts(databaseUrl(target))).toEqual(component.postgres?.rowCounts);
+  });
+});
