@@ -86,7 +86,7 @@ describe('backup verify: deep checks, marking and the recovery candidates', () =
 
   test('a flipped byte: verify names the artifact, exits 1 and marks the set; list and recovery exclude it, saying why', async () => {
     const [good, bad] = sets;
-    const badKey = `deep/${bad}/apps.pgdump`;
+    const badKey = `deep/${bad}/apps.pgdump.zst`;
     const original = await readObject(badKey);
     const flipped = Buffer.from(original);
     flipped[Math.floor(flipped.length / 2)] ^= 0x01;
