@@ -132,8 +132,17 @@ export async function verifyBackupSet(store: BackupStore, plan: Plan, manifest: 
       if (problem) result.problems.push(problem);
       result.bytes = digest.bytes;
       result.sha256 = digest.sha256();
-      if (result.sha256 !== recorded.sha256) result.problems.push(`sha256 mismatch: stored ${result.sha256}, manifest says ${recorded.sha256}`);
-      if (result.bytes !== recorded.bytes) result.problems.push(`size mismatch: stored ${result.bytes} bytes, manifest says ${recorded.bytes}`);
+      if (result.problems.length > 0 && result.bytes < recorded.bytes) {
+        // The read stopped early (the decompressor or the engine failed first): finish the checksum on a second
+        // read, so an artifact altered in the store is reported as such, not only as undecodable.
+        const whole = new DigestStream();
+        await pipeline(await store.get(recorded.key), whole, new Writable({ write: (_chunk, _encoding, done) => done() }));
+        result.bytes = whole.bytes;
+        result.sha256 = whole.sha256();
+      }
+      // A checksum or size mismatch is the root cause of whatever else failed on the same bytes: it goes first.
+      if (result.bytes !== recorded.bytes) result.problems.unshift(`size mismatch: stored ${result.bytes} bytes, manifest says ${recorded.bytes}`);
+      if (result.sha256 !== recorded.sha256) result.problems.unshift(`sha256 mismatch: stored ${result.sha256}, manifest says ${recorded.sha256}`);
       for (const sidecar of recorded.sidecars) {
         const stored = await digestObject(store, sidecar, keyring);
         if (stored.sha256 !== sidecar.sha256 || stored.bytes !== sidecar.bytes) result.problems.push(`sidecar ${sidecar.key} does not match its checksum`);
