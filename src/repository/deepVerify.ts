@@ -8,7 +8,6 @@ import { randomInt } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { ComponentBackup, Manifest } from '../catalog/manifest';
 import { verifyFailedKey, type VerifyFailedMark } from '../catalog/verifyMark';
-import { decompressor } from '../engines/compression';
 import { Keyring, unsealingStream } from '../encryption';
 import { ComponentError } from '../engines/errors';
 import { restoreIntoScratchDatabase } from '../engines/postgresScratch';
@@ -126,8 +125,8 @@ async function restoreCheck(store: BackupStore, keyring: Keyring, component: Pos
     const decrypt = unsealingStream(recorded, keyring);
     const source = await store.get(recorded.key);
     const verifying = new VerifyingStream(recorded.key, recorded.sha256, recorded.bytes);
-    const content = decompressor(recorded.compression);
-    const [read, restored] = await Promise.allSettled([pipeline(source, verifying, decrypt, content), restoreIntoScratchDatabase(component, content)]);
+    // Decompression happens in the restore's own child process (zstd -d piped into pg_restore).
+    const [read, restored] = await Promise.allSettled([pipeline(source, verifying, decrypt), restoreIntoScratchDatabase(component, decrypt, recorded.compression)]);
     if (restored.status === 'rejected') throw read.status === 'rejected' && read.reason instanceof ChecksumMismatchError ? read.reason : restored.reason;
     if (read.status === 'rejected') throw read.reason;
     check.database = restored.value.database;
