@@ -132,8 +132,12 @@ export async function verifyBackupSet(store: BackupStore, plan: Plan, manifest: 
       if (problem) result.problems.push(problem);
       result.bytes = digest.bytes;
       result.sha256 = digest.sha256();
-      if (result.sha256 !== recorded.sha256) result.problems.push(`sha256 mismatch: stored ${result.sha256}, manifest says ${recorded.sha256}`);
-      if (result.bytes !== recorded.bytes) result.problems.push(`size mismatch: stored ${result.bytes} bytes, manifest says ${recorded.bytes}`);
+      // The checksum first: a decoder's or the engine's complaint about the same bytes (zstd checks its own
+      // frame checksum; the decryptor names the chunk) follows it.
+      const integrity: string[] = [];
+      if (result.sha256 !== recorded.sha256) integrity.push(`sha256 mismatch: stored ${result.sha256}, manifest says ${recorded.sha256}`);
+      if (result.bytes !== recorded.bytes) integrity.push(`size mismatch: stored ${result.bytes} bytes, manifest says ${recorded.bytes}`);
+      result.problems.unshift(...integrity);
       for (const sidecar of recorded.sidecars) {
         const stored = await digestObject(store, sidecar, keyring);
         if (stored.sha256 !== sidecar.sha256 || stored.bytes !== sidecar.bytes) result.problems.push(`sidecar ${sidecar.key} does not match its checksum`);

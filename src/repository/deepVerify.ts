@@ -103,7 +103,9 @@ export interface VerifySetsResult {
 /** The first problem of a verification, for the mark's one-line reason and exit message. */
 function firstFailure(report: SetVerificationReport): { artifact?: string; reason: string } {
   const artifact = report.artifacts.find((candidate) => !candidate.ok && !candidate.storeError);
-  if (artifact) return { artifact: artifact.key, reason: `${artifact.key}: ${artifact.problems[0] ?? 'failed'}` };
+  // Every problem of the artifact, the checksum's first: the decryptor naming the damaged chunk, zstd's own
+  // frame checksum or the engine say more about the same damage.
+  if (artifact) return { artifact: artifact.key, reason: `${artifact.key}: ${artifact.problems.length > 0 ? artifact.problems.join('; ') : 'failed'}` };
   const restore = report.restores.find((candidate) => !candidate.ok && !candidate.inconclusive);
   if (restore) return { artifact: restore.key, reason: `${restore.key}: ${restore.problems[0] ?? 'restore check failed'}` };
   return { reason: report.problems[0] ?? 'failed' };

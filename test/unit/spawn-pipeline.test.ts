@@ -112,7 +112,7 @@ describe('spawnConsumer (zstd -d | pg_restore, fed from Node)', () => {
   test('a consumer that fails by itself is the reported failure, and the feed stops', async () => {
     // 16 zstd frames of random bytes, 32 MB: far more than the pipes hold once the consumer stopped reading.
     const incompressible = spawnSync('zstd', ['-q', '-c', '-1'], { input: randomBytes(2_000_000), maxBuffer: 4 * 1024 * 1024 }).stdout;
-    const restore = spawnConsumer({ command: 'sh', args: ['-c', 'head -c 1000 >/dev/null; echo "role \"app\" does not exist" >&2; exit 1'] }, { command: 'zstd', args: ['-q', '-d', '-c'] });
+    const restore = spawnConsumer({ command: 'sh', args: ['-c', 'head -c 1000 >/dev/null; echo "role app does not exist" >&2; exit 1'] }, { command: 'zstd', args: ['-q', '-d', '-c'] });
     const [fed, exited] = await Promise.allSettled([pipeline(source(Buffer.concat(new Array<Buffer>(16).fill(incompressible))), restore.stdin), restore.exited]);
     expect(exited.status).toBe('rejected');
     const failure = (exited as PromiseRejectedResult).reason as ProcessFailedError;
