@@ -67,22 +67,22 @@ async function main(argv: string[]): Promise<number> {
       // --help and --version exit 0; help shown for a missing subcommand and every other commander error are usage errors it already printed.
       return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
     }
-    // The error types, loaded only now: the modules that throw them are loaded already by then.
-    const [{ WorkflowNotFoundError }, { PlanError }, { TemporalUnreachableError }, { KeyMaterialError }] = await Promise.all([
-      import('@temporalio/client'),
-      import('../plan/load'),
-      import('../temporal/connection'),
-      import('../encryption/keys'),
-    ]);
+    if (error instanceof UsageError || error instanceof OperationFailed) {
+      console.error(`error: ${error.message}`);
+      return error instanceof UsageError ? EXIT.badInput : EXIT.failed;
+    }
+    // The other error types are loaded only now, the light ones first (a bad plan need not load the Temporal client).
+    const [{ PlanError }, { KeyMaterialError }] = await Promise.all([import('../plan/load'), import('../encryption/keys')]);
+    if (error instanceof PlanError || error instanceof KeyMaterialError) {
+      console.error(`error: ${error.message}`);
+      return EXIT.badInput;
+    }
+    const [{ WorkflowNotFoundError }, { TemporalUnreachableError }] = await Promise.all([import('@temporalio/client'), import('../temporal/connection')]);
     if (error instanceof WorkflowNotFoundError) {
       console.error(`error: no workflow ${error.workflowId} in this namespace: check the id (e.g. \`temporal workflow list\`) and TEMPORAL_NAMESPACE`);
       return EXIT.badInput;
     }
-    if (error instanceof PlanError || error instanceof UsageError || error instanceof KeyMaterialError) {
-      console.error(`error: ${error.message}`);
-      return EXIT.badInput;
-    }
-    if (error instanceof OperationFailed || error instanceof TemporalUnreachableError) {
+    if (error instanceof TemporalUnreachableError) {
       console.error(`error: ${error.message}`);
       return EXIT.failed;
     }
