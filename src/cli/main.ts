@@ -8,14 +8,15 @@ import { EXIT, OperationFailed, UsageError } from './errors';
 type Register = (program: Command) => void;
 
 /**
- * Each module that registers commands, with the top-level names it registers, in help order. Only the module
- * of the command being run is loaded: the Temporal client, AWS SDK, Kubernetes client and pg take seconds
+ * Each module that registers commands, with the top-level names it registers or extends, in help order. Only
+ * the modules of the command being run are loaded: the Temporal client, AWS SDK, Kubernetes client and pg take seconds
  * to load together on a busy machine, and `--version` or `backup run` need few or none of them. Help, no
  * command, or a name missing here loads them all (so a command left out of this table still works).
  */
 const COMMAND_MODULES: Array<{ names: string[]; load: () => Promise<Register> }> = [
-  { names: ['plan'], load: async () => (await import('./commands/plan')).registerPlanCommands },
-  { names: ['schedule', 'status'], load: async () => (await import('./commands/schedule')).registerScheduleCommands },
+  // The schedule module adds `plan apply` to the plan module's `plan`: the two are always loaded together.
+  { names: ['plan', 'schedule', 'status'], load: async () => (await import('./commands/plan')).registerPlanCommands },
+  { names: ['plan', 'schedule', 'status'], load: async () => (await import('./commands/schedule')).registerScheduleCommands },
   { names: ['backup', 'backups'], load: async () => (await import('./commands/backup')).registerBackupCommands },
   { names: ['worker'], load: async () => (await import('./commands/worker')).registerWorkerCommand },
   { names: ['prune'], load: async () => (await import('./commands/prune')).registerPruneCommand },
@@ -28,13 +29,13 @@ const COMMAND_MODULES: Array<{ names: string[]; load: () => Promise<Register> }>
   { names: ['s3-versions'], load: async () => (await import('./commands/s3Versions')).registerS3VersionsCommands },
 ];
 
-/** The modules `argv` needs: none for a bare --version, the one naming its command, all otherwise. */
+/** The modules `argv` needs: none for a bare --version, those registering its command (in table order), all otherwise. */
 function modulesFor(argv: string[]): typeof COMMAND_MODULES {
   const args = argv.slice(2);
   const command = args.find((arg) => !arg.startsWith('-'));
   if (command === undefined) return args.length > 0 && args.every((arg) => arg === '--version' || arg === '-V') ? [] : COMMAND_MODULES;
-  const owner = COMMAND_MODULES.find((module) => module.names.includes(command));
-  return owner ? [owner] : COMMAND_MODULES;
+  const owners = COMMAND_MODULES.filter((module) => module.names.includes(command));
+  return owners.length > 0 ? owners : COMMAND_MODULES;
 }
 
 function packageVersion(): string {

@@ -40,6 +40,18 @@ describe('CLI start-up', () => {
     expect(loaded.filter((request) => HEAVY.slice(0, 3).includes(request))).toEqual([]);
   });
 
+  test('a command two modules build is whole: plan validate (plan module) and plan apply (schedule module)', () => {
+    const { code, stdout } = run(['plan', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^ {2}validate\b/m);
+    expect(stdout).toMatch(/^ {2}apply\b/m);
+  });
+
+  test('schedule and status, whose module extends plan\'s, start', () => {
+    expect(run(['schedule', 'list', '--help']).code).toBe(0);
+    expect(run(['status', '--help']).code).toBe(0);
+  });
+
   test('help without a command still lists every command', () => {
     const { code, stdout } = run(['--help']);
     expect(code).toBe(0);
