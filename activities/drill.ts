@@ -60,7 +60,7 @@ export async function restoreSandbox(input: { plan: Plan; setId: string; compone
       const [sandbox] = await resolveSandboxes(input.plan, [component]);
       const backup = await recordedArtifact(store, input.plan, input.setId, component.name);
       verifying = new VerifyingStream(backup.key, backup.sha256, backup.bytes);
-      await restoreFromArtifact(store, input.plan, backup, verifying, (content) => restorePostgresDatabase(component.name, sandbox.url, content));
+      await restoreFromArtifact(store, input.plan, backup, verifying, (content, compression) => restorePostgresDatabase(component.name, sandbox.url, content, compression), { compressed: true });
       return { component: component.name, bytes: verifying.bytes };
     },
   );

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client } from 'pg';
-import { checkRecordedOrder, setIdTime, type ComponentBackup, type Manifest } from '../src/catalog/manifest';
+import { checkRecordedOrder, setIdTime, type ComponentBackup, type CompressionRecord, type Manifest } from '../src/catalog/manifest';
 import { describeVerifyFailure, type VerifyFailedMark } from '../src/catalog/verifyMark';
 import { engineFor } from '../src/engines';
 import { decompressor } from '../src/engines/compression';
@@ -16,7 +16,7 @@ import { liveRowCountsAt } from '../src/engines/postgres';
 import { resolveEnvReference } from '../src/engines/errors';
 import type { Plan, PostgresComponent, SqlCheck } from '../src/plan/schema';
 import { listBackupSets, readManifest, verifyBackupSet } from '../src/repository/backupSets';
-import { VerifyingStream } from '../src/repository/digest';
+import { ChecksumMismatchError, VerifyingStream } from '../src/repository/digest';
 import { createScaler, scaledStateSchema, type ScaledState, type ScalingTarget } from '../src/scalers';
 import { createStore, type BackupStore } from '../src/stores';
 import type { RecoveryCandidate } from '../src/temporal/recovery';
@@ -140,7 +140,9 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
     async () => {
       // The key and the artifact are checked before the target is touched: a missing key or a store failure leaves the live data alone.
       const context = { plan: input.plan, progress: (detail: Record<string, string | number>) => (engineProgress = detail) };
-      await restoreFromArtifact(store, input.plan, backup, verifying, (content) => engine.restore!(component, content, context));
+      const restoreCompressed = engine.restoreCompressed;
+      if (restoreCompressed) await restoreFromArtifact(store, input.plan, backup, verifying, (content, compression) => restoreCompressed(component, content, compression, context), { compressed: true });
+      else await restoreFromArtifact(store, input.plan, backup, verifying, (content) => engine.restore!(component, content, context));
       return { component: component.name, bytes: verifying.bytes, restored: true };
     },
   );
@@ -156,14 +158,27 @@ export async function recordedArtifact(store: BackupStore, plan: Plan, setId: st
 
 /**
  * Streams a recorded artifact through `verifying` (its sha256 and size, last bytes held back until they
- * match) and decompression into `restore`. The artifact is opened before `restore` starts: a store failure
- * leaves the target alone.
+ * match), decryption and decompression into `restore`. With `compressed`, decompression is left to `restore`
+ * (it gets the compression still applied; otherwise `{algorithm: 'none'}`). The artifact is opened before
+ * `restore` starts: a store failure leaves the target alone.
  */
-export async function restoreFromArtifact(store: BackupStore, plan: Plan, backup: ComponentBackup, verifying: VerifyingStream, restore: (content: Readable) => Promise<void>): Promise<void> {
+export async function restoreFromArtifact(
+  store: BackupStore,
+  plan: Plan,
+  backup: ComponentBackup,
+  verifying: VerifyingStream,
+  restore: (content: Readable, compression: CompressionRecord) => Promise<void>,
+  options: { compressed?: boolean } = {},
+): Promise<void> {
   const decrypt = unsealingStream(backup, Keyring.forPlan(plan));
   const source = await store.get(backup.key);
-  const content = decompressor(backup.compression);
-  await Promise.all([pipeline(source, verifying, decrypt, content), restore(content)]);
+  const content = options.compressed ? decrypt : decompressor(backup.compression);
+  const read = options.compressed ? pipeline(source, verifying, decrypt) : pipeline(source, verifying, decrypt, content);
+  // Both settle before this returns: a failed read must not leave the restore still dropping or creating the target.
+  const [readOutcome, restoreOutcome] = await Promise.allSettled([read, restore(content, options.compressed ? backup.compression : { algorithm: 'none' })]);
+  if (readOutcome.status === 'rejected' && readOutcome.reason instanceof ChecksumMismatchError) throw readOutcome.reason;
+  if (restoreOutcome.status === 'rejected') throw restoreOutcome.reason;
+  if (readOutcome.status === 'rejected') throw readOutcome.reason;
 }
 
 export interface CheckResult {

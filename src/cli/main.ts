@@ -2,48 +2,55 @@
 /** The `lifeboat` command. Exit codes: 0 success, 1 the operation failed, 2 bad input (nothing changed). */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
-import { PlanError } from '../plan/load';
-import { TemporalUnreachableError } from '../temporal/connection';
-import { registerBackupCommands } from './commands/backup';
-import { registerPlanCommands } from './commands/plan';
-import { registerPruneCommand } from './commands/prune';
-import { registerRestoreCommands } from './commands/restore';
-import { registerS3VersionsCommands } from './commands/s3Versions';
-import { registerScheduleCommands } from './commands/schedule';
-import { registerStoreCommands } from './commands/store';
-import { registerUpCommand } from './commands/up';
-import { registerWorkerCommand } from './commands/worker';
-import { registerDrillCommands } from './commands/drill';
-import { registerDoctorCommand } from './commands/doctor';
-import { registerCodecServerCommand } from './commands/codecServer';
-import { KeyMaterialError } from '../encryption/keys';
 import { EXIT, OperationFailed, UsageError } from './errors';
+
+type Register = (program: Command) => void;
+
+/**
+ * Each module that registers commands, with the top-level names it registers or extends, in help order. Only
+ * the modules of the command being run are loaded: the Temporal client, AWS SDK, Kubernetes client and pg take seconds
+ * to load together on a busy machine, and `--version` or `backup run` need few or none of them. Help, no
+ * command, or a name missing here loads them all (so a command left out of this table still works).
+ */
+const COMMAND_MODULES: Array<{ names: string[]; load: () => Promise<Register> }> = [
+  // The schedule module adds `plan apply` to the plan module's `plan`: the two are always loaded together.
+  { names: ['plan', 'schedule', 'status'], load: async () => (await import('./commands/plan')).registerPlanCommands },
+  { names: ['plan', 'schedule', 'status'], load: async () => (await import('./commands/schedule')).registerScheduleCommands },
+  { names: ['backup', 'backups'], load: async () => (await import('./commands/backup')).registerBackupCommands },
+  { names: ['worker'], load: async () => (await import('./commands/worker')).registerWorkerCommand },
+  { names: ['prune'], load: async () => (await import('./commands/prune')).registerPruneCommand },
+  { names: ['restore'], load: async () => (await import('./commands/restore')).registerRestoreCommands },
+  { names: ['up'], load: async () => (await import('./commands/up')).registerUpCommand },
+  { names: ['store'], load: async () => (await import('./commands/store')).registerStoreCommands },
+  { names: ['drill', 'drills'], load: async () => (await import('./commands/drill')).registerDrillCommands },
+  { names: ['doctor'], load: async () => (await import('./commands/doctor')).registerDoctorCommand },
+  { names: ['codec-server'], load: async () => (await import('./commands/codecServer')).registerCodecServerCommand },
+  { names: ['s3-versions'], load: async () => (await import('./commands/s3Versions')).registerS3VersionsCommands },
+];
+
+/** The modules `argv` needs: none for a bare --version, those registering its command (in table order), all otherwise. */
+function modulesFor(argv: string[]): typeof COMMAND_MODULES {
+  const args = argv.slice(2);
+  const command = args.find((arg) => !arg.startsWith('-'));
+  if (command === undefined) return args.length > 0 && args.every((arg) => arg === '--version' || arg === '-V') ? [] : COMMAND_MODULES;
+  const owners = COMMAND_MODULES.filter((module) => module.names.includes(command));
+  return owners.length > 0 ? owners : COMMAND_MODULES;
+}
 
 function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
   return manifest.version;
 }
 
-function buildProgram(): Command {
+async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('lifeboat')
     .description('Backup and disaster recovery as durable Temporal workflows')
     .version(packageVersion())
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  registerPlanCommands(program);
-  registerScheduleCommands(program);
-  registerBackupCommands(program);
-  registerWorkerCommand(program);
-  registerPruneCommand(program);
-  registerRestoreCommands(program);
-  registerUpCommand(program);
-  registerStoreCommands(program);
-  registerDrillCommands(program);
-  registerDoctorCommand(program);
-  registerCodecServerCommand(program);
-  registerS3VersionsCommands(program);
+  const registers = await Promise.all(modulesFor(argv).map((module) => module.load()));
+  for (const register of registers) register(program);
   // Subcommands inherit the override so that usage errors exit 2, not commander's default 1.
   program.commands.forEach(function inherit(command: Command) {
     command.exitOverride();
@@ -54,22 +61,29 @@ function buildProgram(): Command {
 
 async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv)).parseAsync(argv);
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version exit 0; help shown for a missing subcommand and every other commander error are usage errors it already printed.
       return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
     }
+    if (error instanceof UsageError || error instanceof OperationFailed) {
+      console.error(`error: ${error.message}`);
+      return error instanceof UsageError ? EXIT.badInput : EXIT.failed;
+    }
+    // The other error types are loaded only now, the light ones first (a bad plan need not load the Temporal client).
+    const [{ PlanError }, { KeyMaterialError }] = await Promise.all([import('../plan/load'), import('../encryption/keys')]);
+    if (error instanceof PlanError || error instanceof KeyMaterialError) {
+      console.error(`error: ${error.message}`);
+      return EXIT.badInput;
+    }
+    const [{ WorkflowNotFoundError }, { TemporalUnreachableError }] = await Promise.all([import('@temporalio/client'), import('../temporal/connection')]);
     if (error instanceof WorkflowNotFoundError) {
       console.error(`error: no workflow ${error.workflowId} in this namespace: check the id (e.g. \`temporal workflow list\`) and TEMPORAL_NAMESPACE`);
       return EXIT.badInput;
     }
-    if (error instanceof PlanError || error instanceof UsageError || error instanceof KeyMaterialError) {
-      console.error(`error: ${error.message}`);
-      return EXIT.badInput;
-    }
-    if (error instanceof OperationFailed || error instanceof TemporalUnreachableError) {
+    if (error instanceof TemporalUnreachableError) {
       console.error(`error: ${error.message}`);
       return EXIT.failed;
     }

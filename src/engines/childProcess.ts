@@ -1,7 +1,7 @@
 /** Child processes as streams: the data plane's way to run pg_dump, pg_restore and friends. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Duplex, PassThrough, type Readable, type Writable } from 'node:stream';
+import { Duplex, PassThrough, Writable, type Readable } from 'node:stream';
 
 /** The last bytes a process wrote to stderr, for error messages (bounded: a chatty process costs no memory). */
 export class StderrTail {
@@ -163,14 +163,120 @@ export function spawnPipeline(
     stdout: output,
     producerExited,
     filterExited,
-    filterInputBytes: () => {
-      try {
-        const rchar = /^rchar: (\d+)$/m.exec(readFileSync(`/proc/${second.pid}/io`, 'utf8'));
-        return rchar ? Number(rchar[1]) : undefined;
-      } catch {
-        return undefined;
-      }
+    filterInputBytes: () => readBytesOf(second.pid),
+    kill,
+  };
+}
+
+export interface SpawnedConsumer {
+  /**
+   * Where the caller writes the input. Ending it (the input was whole) closes the first process's stdin; an
+   * error or a destroy before the end kills the consumer FIRST, so it never sees the end of a partial input
+   * (pg_restore --single-transaction would commit at end of input).
+   */
+  stdin: Writable;
+  /** Resolves when every process exited with code 0; rejects with the first ProcessFailedError, the consumer's preferred. */
+  exited: Promise<void>;
+  /** The consumer's own exit (its complaint says more than the broken pipe it causes upstream). */
+  consumerExited: Promise<void>;
+  /** Bytes the consumer has read so far, from /proc; undefined where /proc cannot tell. */
+  consumerInputBytes(): number | undefined;
+  kill(): void;
+}
+
+function readBytesOf(pid: number | undefined): number | undefined {
+  try {
+    const rchar = /^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return rchar ? Number(rchar[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A Writable that forwards to a child's stdin, ends it only on a clean end of input, and on any failure runs
+ * `abort` (which kills the consumer) before the child's stdin is closed.
+ */
+class GuardedInput extends Writable {
+  private ended = false;
+  constructor(
+    private readonly target: Writable,
+    private readonly abort: () => void,
+  ) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.target.destroyed || this.target.writableEnded) {
+      callback(new Error('the restore process stopped reading its input'));
+      return;
+    }
+    if (this.target.write(chunk)) callback();
+    else {
+      const done = () => {
+        this.target.off('drain', done).off('close', done);
+        callback(this.target.destroyed ? new Error('the restore process stopped reading its input') : null);
+      };
+      this.target.on('drain', done).on('close', done);
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.ended = true;
+    this.target.end(callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.ended) {
+      this.abort(); // synchronously, before the pipe closes: a killed consumer cannot act on end of input
+      this.target.destroy();
+    }
+    callback(error);
+  }
+}
+
+/**
+ * `filter | consumer` fed from Node (zstd -d | pg_restore): Node writes into the filter's stdin, and the
+ * filter's output reaches the consumer through a kernel pipe, never through Node. Without a filter, Node
+ * feeds the consumer directly. Either way the input is guarded (see SpawnedConsumer.stdin).
+ */
+export function spawnConsumer(
+  consumer: { command: string; args: string[]; env?: NodeJS.ProcessEnv },
+  filter?: { command: string; args: string[] },
+): SpawnedConsumer {
+  const first = filter ? spawn(filter.command, filter.args, { stdio: ['pipe', 'pipe', 'pipe'] }) : undefined;
+  const last = spawn(consumer.command, consumer.args, { env: consumer.env ?? process.env, stdio: [first ? first.stdout : 'pipe', 'ignore', 'pipe'] });
+  // The consumer holds its own copy of the pipe's read end; the parent's must not read it (or keep it open).
+  first?.stdout?.destroy();
+  const lastStderr = new StderrTail();
+  last.stderr?.on('data', (chunk: Buffer) => lastStderr.append(chunk));
+  const consumerExited = exitOf(last, consumer.command, lastStderr);
+  const exits = [consumerExited];
+  if (first && filter) {
+    const firstStderr = new StderrTail();
+    first.stderr?.on('data', (chunk: Buffer) => firstStderr.append(chunk));
+    exits.push(exitOf(first, filter.command, firstStderr));
+  }
+  const input = (first ?? last).stdin as Writable;
+  input.on('error', () => undefined); // EPIPE once a process stopped: reported through its exit code
+  // The consumer first: once it is dead, nothing the filter does with its output can commit anything.
+  const kill = () => {
+    for (const child of first ? [last, first] : [last]) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  const exited = Promise.all(exits).then(
+    () => undefined,
+    async (error: Error) => {
+      kill(); // a no-op for a process that already exited: its own exit code stays what it was
+      const consumerError = await consumerExited.then(() => undefined, (failure: unknown) => failure);
+      throw consumerError instanceof ProcessFailedError && consumerError.exitCode !== null ? consumerError : error;
     },
+  );
+  exited.catch(() => undefined);
+  return {
+    stdin: new GuardedInput(input, kill),
+    exited,
+    consumerExited,
+    consumerInputBytes: () => readBytesOf(last.pid),
     kill,
   };
 }

@@ -28,6 +28,11 @@ export function resolveCompression(requested: Compression): CompressionRecord {
   return { algorithm: requested.algorithm, level: requested.level ?? DEFAULT_LEVEL[requested.algorithm] };
 }
 
+/** Throws, saying how to fix it, when a zstd artifact must be read and the `zstd` program is missing. */
+export function requireZstd(): void {
+  if (!hasZstd()) throw new Error('this artifact is zstd-compressed and the `zstd` program is not installed: apt-get install zstd');
+}
+
 /** The suffix appended to an artifact's extension. */
 export function compressionSuffix(record: CompressionRecord): string {
   return record.algorithm === 'zstd' ? '.zst' : record.algorithm === 'gzip' ? '.gz' : '';
@@ -36,6 +41,11 @@ export function compressionSuffix(record: CompressionRecord): string {
 /** The `zstd` command line that compresses at a record's level (stdin to stdout). */
 export function zstdArguments(record: CompressionRecord): string[] {
   return ['-q', '-c', `-${record.level ?? DEFAULT_LEVEL.zstd}`];
+}
+
+/** The `zstd` command line that decompresses stdin to stdout (it fails on a truncated or damaged frame). */
+export function zstdDecompressArguments(): string[] {
+  return ['-q', '-d', '-c'];
 }
 
 export function compressor(record: CompressionRecord): Duplex {
@@ -56,7 +66,7 @@ export function decompressor(record: CompressionRecord): Duplex {
     case 'gzip':
       return createGunzip({ chunkSize: CHUNK }); // a truncated stream fails ("unexpected end of file")
     case 'zstd':
-      if (!hasZstd()) throw new Error('this artifact is zstd-compressed and the `zstd` program is not installed: apt-get install zstd');
-      return filterStream('zstd', ['-q', '-d', '-c']);
+      requireZstd();
+      return filterStream('zstd', zstdDecompressArguments());
   }
 }

@@ -8,10 +8,10 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
-import type { PostgresFacts } from '../catalog/manifest';
+import type { CompressionRecord, PostgresFacts } from '../catalog/manifest';
 import type { PostgresComponent } from '../plan/schema';
-import { ProcessFailedError, runToCompletion, spawnPipeline, spawnWithInput, spawnWithOutput } from './childProcess';
-import { resolveCompression, zstdArguments } from './compression';
+import { ProcessFailedError, runToCompletion, spawnConsumer, spawnPipeline, spawnWithInput, spawnWithOutput } from './childProcess';
+import { decompressor, requireZstd, resolveCompression, zstdArguments, zstdDecompressArguments } from './compression';
 import { ComponentError, resolveEnvReference } from './errors';
 import type { ComponentDump, Engine } from './types';
 
@@ -251,8 +251,8 @@ async function checkPostgresArtifact(component: PostgresComponent, artifact: Rea
  * `pg_restore --clean` would keep when the dump does not name it), and a failure leaves an empty database
  * that a retry replaces again. Other sessions are disconnected first (the service is scaled down by then).
  */
-async function restorePostgres(component: PostgresComponent, artifact: Readable): Promise<void> {
-  await restorePostgresDatabase(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'), artifact);
+async function restorePostgres(component: PostgresComponent, artifact: Readable, compression: CompressionRecord = { algorithm: 'none' }): Promise<void> {
+  await restorePostgresDatabase(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'), artifact, compression);
 }
 
 /** Runs statements on the server's maintenance database ("postgres") about the database `url` names. */
@@ -277,24 +277,30 @@ export async function dropPostgresDatabase(component: string, url: string): Prom
   await onMaintenanceDatabase(component, url, (database) => [`drop database if exists ${database} with (force)`]);
 }
 
-/** restorePostgres into the database at `url`, which need not be the component's own (a drill's sandbox). */
-export async function restorePostgresDatabase(component: string, url: string, artifact: Readable): Promise<void> {
+/**
+ * restorePostgres into the database at `url`, which need not be the component's own (a drill's sandbox).
+ * `compression` is what is still applied to `artifact`: zstd is decompressed by a `zstd -d` process writing
+ * into pg_restore's stdin through a kernel pipe, so Node only carries the compressed, checksum-verified bytes.
+ * If `artifact` errors (its checksum did not match), pg_restore is killed before its input ends: it rolls back.
+ */
+export async function restorePostgresDatabase(component: string, url: string, artifact: Readable, compression: CompressionRecord = { algorithm: 'none' }): Promise<void> {
   const connection = parsePostgresUrl(component, url);
   await onMaintenanceDatabase(component, url, (database) => [`drop database if exists ${database} with (force)`, `create database ${database}`]);
-  const restore = spawnWithInput(
-    postgresTool('pg_restore'),
-    ['--single-transaction', '--exit-on-error', '--no-password', `--dbname=${connection.urlWithoutPassword}`],
-    childEnv(connection),
+  const inNode = compression.algorithm !== 'zstd';
+  if (!inNode) requireZstd();
+  const restore = spawnConsumer(
+    { command: postgresTool('pg_restore'), args: ['--single-transaction', '--exit-on-error', '--no-password', `--dbname=${connection.urlWithoutPassword}`], env: childEnv(connection) },
+    inNode ? undefined : { command: 'zstd', args: zstdDecompressArguments() },
   );
-  restore.stdout.resume();
-  const [fed, exited] = await Promise.allSettled([pipeline(artifact, restore.stdin), restore.exited]);
+  const feed = inNode && compression.algorithm !== 'none' ? pipeline(artifact, decompressor(compression), restore.stdin) : pipeline(artifact, restore.stdin);
+  const [fed, exited] = await Promise.allSettled([feed, restore.exited]);
   if (fed.status === 'rejected' || exited.status === 'rejected') {
     restore.kill();
     // pg_restore's own complaint says more than the broken pipe its exit causes.
     const refused = exited.status === 'rejected' && exited.reason instanceof ProcessFailedError && exited.reason.exitCode !== null ? exited.reason : undefined;
     if (refused) {
       const permanent = /role .* does not exist|extension .* is not available|permission denied|could not open extension control file/i.test(refused.stderr);
-      throw new ComponentError(component, `pg_restore failed: ${refused.stderr || refused.message}`, !permanent, 'RestoreFailed');
+      throw new ComponentError(component, `${refused.command === 'zstd' ? 'zstd -d' : 'pg_restore'} failed: ${refused.stderr || refused.message}`, !permanent, 'RestoreFailed');
     }
     const reason = fed.status === 'rejected' ? fed.reason : (exited as PromiseRejectedResult).reason;
     throw new ComponentError(component, `restore stream failed: ${(reason as Error).message}`, true, 'RestoreFailed');
@@ -309,5 +315,6 @@ export const postgresEngine: Engine<PostgresComponent> = {
   defaultCompression: { algorithm: 'zstd', level: 3 },
   dump: dumpPostgres,
   checkArtifact: checkPostgresArtifact,
-  restore: restorePostgres,
+  restore: (component, artifact) => restorePostgres(component, artifact),
+  restoreCompressed: (component, artifact, compression) => restorePostgres(component, artifact, compression),
 };

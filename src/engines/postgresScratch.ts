@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Client } from 'pg';
+import type { CompressionRecord } from '../catalog/manifest';
 import type { PostgresComponent } from '../plan/schema';
 import { ComponentError, resolveEnvReference } from './errors';
 import { classifyPostgresError, parsePostgresUrl, restorePostgresDatabase, liveRowCountsAt } from './postgres';
@@ -47,17 +48,17 @@ export interface ScratchRestore {
 }
 
 /**
- * Restores the (decompressed, checksum-verifying) artifact into a new scratch database on the component's
+ * Restores the (checksum-verifying; still `compression`-compressed, none by default) artifact into a new scratch database on the component's
  * server, counts every table's rows and drops the database, also when the restore or the count failed.
  */
-export async function restoreIntoScratchDatabase(component: PostgresComponent, artifact: Readable): Promise<ScratchRestore> {
+export async function restoreIntoScratchDatabase(component: PostgresComponent, artifact: Readable, compression?: CompressionRecord): Promise<ScratchRestore> {
   const url = resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL');
   const database = scratchDatabaseName(parsePostgresUrl(component.name, url).database);
   const scratchUrl = withDatabase(url, database);
   let outcome: ScratchRestore | undefined;
   let failure: unknown;
   try {
-    await restorePostgresDatabase(component.name, scratchUrl, artifact);
+    await restorePostgresDatabase(component.name, scratchUrl, artifact, compression);
     outcome = { database, rowCounts: await liveRowCountsAt(component.name, scratchUrl) };
   } catch (error) {
     failure = error;

@@ -62,6 +62,12 @@ export interface Engine<C extends Component = Component> {
    * verify phase compares the result with the manifest afterwards.
    */
   restore?(component: C, artifact: Readable, context?: RestoreContext): Promise<void>;
+  /**
+   * Like `restore`, but takes the artifact still compressed as `compression` records (checksum-verified and
+   * decrypted): an engine that offers it decompresses in a child process piped into its restore process, so
+   * the decompressed bytes never pass through Node. The caller prefers it to `restore` when present.
+   */
+  restoreCompressed?(component: C, artifact: Readable, compression: CompressionRecord, context?: RestoreContext): Promise<void>;
 }
 
 /** What a restore may need beyond its component: the plan (e.g. a consistency query on another component) and a progress sink. */

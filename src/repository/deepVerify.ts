@@ -8,7 +8,6 @@ import { randomInt } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { ComponentBackup, Manifest } from '../catalog/manifest';
 import { verifyFailedKey, type VerifyFailedMark } from '../catalog/verifyMark';
-import { decompressor } from '../engines/compression';
 import { Keyring, unsealingStream } from '../encryption';
 import { ComponentError } from '../engines/errors';
 import { restoreIntoScratchDatabase } from '../engines/postgresScratch';
@@ -104,7 +103,9 @@ export interface VerifySetsResult {
 /** The first problem of a verification, for the mark's one-line reason and exit message. */
 function firstFailure(report: SetVerificationReport): { artifact?: string; reason: string } {
   const artifact = report.artifacts.find((candidate) => !candidate.ok && !candidate.storeError);
-  if (artifact) return { artifact: artifact.key, reason: `${artifact.key}: ${artifact.problems[0] ?? 'failed'}` };
+  // Every problem of the artifact, the checksum's first: the decryptor naming the damaged chunk, zstd's own
+  // frame checksum or the engine say more about the same damage.
+  if (artifact) return { artifact: artifact.key, reason: `${artifact.key}: ${artifact.problems.length > 0 ? artifact.problems.join('; ') : 'failed'}` };
   const restore = report.restores.find((candidate) => !candidate.ok && !candidate.inconclusive);
   if (restore) return { artifact: restore.key, reason: `${restore.key}: ${restore.problems[0] ?? 'restore check failed'}` };
   return { reason: report.problems[0] ?? 'failed' };
@@ -126,8 +127,8 @@ async function restoreCheck(store: BackupStore, keyring: Keyring, component: Pos
     const decrypt = unsealingStream(recorded, keyring);
     const source = await store.get(recorded.key);
     const verifying = new VerifyingStream(recorded.key, recorded.sha256, recorded.bytes);
-    const content = decompressor(recorded.compression);
-    const [read, restored] = await Promise.allSettled([pipeline(source, verifying, decrypt, content), restoreIntoScratchDatabase(component, content)]);
+    // Decompression happens in the restore's own child process (zstd -d piped into pg_restore).
+    const [read, restored] = await Promise.allSettled([pipeline(source, verifying, decrypt), restoreIntoScratchDatabase(component, decrypt, recorded.compression)]);
     if (restored.status === 'rejected') throw read.status === 'rejected' && read.reason instanceof ChecksumMismatchError ? read.reason : restored.reason;
     if (read.status === 'rejected') throw read.reason;
     check.database = restored.value.database;

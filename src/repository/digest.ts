@@ -44,13 +44,23 @@ export class ChecksumMismatchError extends Error {
 }
 
 /**
- * Passes an artifact through while checking it against its manifest, holding back its last chunk until the
- * whole checksum is known: a consumer that commits at end of input (pg_restore --single-transaction) never
- * sees the end of a damaged artifact, only an error.
+ * Bytes of an artifact held back until its checksum matched: more than anything a decoder between this check
+ * and the consumer needs before it can emit the artifact's last bytes (a zstd block is at most 128 KiB; deflate
+ * decodes symbol by symbol), so the consumer cannot have seen the end of the content. (A decryptor releases
+ * only chunks that authenticated, so what it lets through is whole and unaltered anyway.)
+ */
+export const HELD_BACK_BYTES = 256 * 1024;
+
+/**
+ * Passes an artifact through while checking it against its manifest, holding back its last HELD_BACK_BYTES
+ * until the whole checksum is known: a consumer that commits at end of input (pg_restore --single-transaction
+ * commits once it has read its last data block, without waiting for end of file) never sees the end of a
+ * damaged artifact, even through a decompressor, only an error.
  */
 export class VerifyingStream extends Transform {
   private readonly hash: Hash = createHash('sha256');
-  private held: Buffer | undefined;
+  private readonly held: Buffer[] = [];
+  private heldBytes = 0;
   bytes = 0;
 
   constructor(
@@ -64,9 +74,15 @@ export class VerifyingStream extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
-    const previous = this.held;
-    this.held = chunk;
-    callback(null, previous);
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    // Releases the oldest chunks while what stays held is still at least HELD_BACK_BYTES.
+    while (this.held.length > 1 && this.heldBytes - this.held[0].length >= HELD_BACK_BYTES) {
+      const released = this.held.shift() as Buffer;
+      this.heldBytes -= released.length;
+      this.push(released);
+    }
+    callback();
   }
 
   override _flush(callback: TransformCallback): void {
@@ -75,6 +91,7 @@ export class VerifyingStream extends Transform {
       callback(new ChecksumMismatchError(this.key, this.expectedSha256, actual, this.bytes, this.expectedBytes));
       return;
     }
-    callback(null, this.held);
+    for (const chunk of this.held.splice(0)) this.push(chunk);
+    callback();
   }
 }

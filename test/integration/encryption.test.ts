@@ -53,8 +53,7 @@ describe('client-side encryption', () => {
   const plan = (name: string, encryption: PlanInput['encryption'], storePrefix = prefix): PlanInput => ({
     name,
     store: { type: 's3', bucket: s3().s3Bucket, prefix: storePrefix, endpoint: s3().s3Endpoint, forcePathStyle: true },
-    // pg_dump's own compression leaves the archive's table of contents readable: the control below can see the marker.
-    components: [{ name: 'ledger', type: 'postgres', connection: { urlFromEnv: 'LEDGER_DATABASE_URL' }, compression: { algorithm: 'none' } }],
+    components: [{ name: 'ledger', type: 'postgres', connection: { urlFromEnv: 'LEDGER_DATABASE_URL' } }],
     ...(encryption ? { encryption } : {}),
   });
   // The same plan name with different keys: one store, one history of sets, as after a rotation.
@@ -98,12 +97,21 @@ describe('client-side encryption', () => {
   let setA: Manifest;
 
   test('an encrypted set holds no plaintext, records only the key id, verifies, and restores with identical rows', async () => {
-    // Control: without encryption the marker is in the stored bytes, so its absence below means something.
+    // Control: uncompressed and not encrypted, the marker is in the stored bytes (pg_dump's table of contents
+    // is plain text), so its absence from the same artifact encrypted means something. (zstd, the default,
+    // would hide it on its own.)
+    const uncompressed = (input: PlanInput): PlanInput => ({ ...input, components: input.components.map((component) => ({ ...component, compression: { algorithm: 'none' as const } })) });
     const plainPrefix = `${prefix}-plain`;
-    const plain = await backup(writePlan(dir, plan('ledger', undefined, plainPrefix), 'plain.yaml'));
+    const plain = await backup(writePlan(dir, uncompressed(plan('ledger', undefined, plainPrefix)), 'plain.yaml'));
     expect((await stored(plain.components[0].key, plainPrefix)).includes(Buffer.from(marker))).toBe(true);
     expect(plain.components[0].encryption).toBeUndefined();
+    const sealedPrefix = `${prefix}-sealed`;
+    const sealed = await backup(writePlan(dir, uncompressed(plan('ledger', { keyFromEnv: 'BACKUP_KEY_A' }, sealedPrefix)), 'sealed.yaml'));
+    const sealedArtifact = await stored(sealed.components[0].key, sealedPrefix);
+    expect(sealedArtifact.includes(Buffer.from(marker))).toBe(false);
+    expect(sealedArtifact.subarray(0, 8).toString()).toBe('LBOATENC');
 
+    // The default (zstd, then encryption) for the rest: restore decrypts in Node, then `zstd -d` feeds pg_restore.
     const planFile = withKeyA();
     setA = await backup(planFile);
     const component = setA.components[0];

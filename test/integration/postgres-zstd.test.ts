@@ -4,13 +4,13 @@
  * compression, manifest compression "none") still restores, because the manifest says what to do.
  */
 import { execFile } from 'node:child_process';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { restoreComponent } from '../../activities/recovery';
+import { restoreComponent, type RestoreComponentResult } from '../../activities/recovery';
 import type { Manifest } from '../../src/catalog/manifest';
 import { decompressor } from '../../src/engines/compression';
 import { planSchema, type PlanInput } from '../../src/plan/schema';
@@ -58,11 +58,15 @@ describe('PostgreSQL dumps: -Z0 through zstd by default', () => {
 
   /** Lifeboat's restore activity (the one the disasterRecovery workflow runs) into the target database. */
   async function restoreWithLifeboat(plan: PlanInput, setId: string): Promise<void> {
+    const result = await runRestoreActivity(plan, setId);
+    expect(result).toMatchObject({ component: 'db', restored: true });
+  }
+
+  function runRestoreActivity(plan: PlanInput, setId: string): Promise<RestoreComponentResult> {
     const restorePlan = planSchema.parse({ ...plan, components: [{ ...plan.components[0], connection: { urlFromEnv: 'TARGET_DATABASE_URL' } }] });
     process.env.TARGET_DATABASE_URL = databaseUrl(target);
     const activities = new MockActivityEnvironment({}, { logger: new DefaultLogger('WARN') });
-    const result = await activities.run(restoreComponent, { plan: restorePlan, setId, component: 'db' });
-    expect(result).toMatchObject({ component: 'db', restored: true });
+    return activities.run(restoreComponent, { plan: restorePlan, setId, component: 'db' });
   }
 
   test('a new set is zstd level 3 over an uncompressed custom-format archive, and restores with the same row counts', async () => {
@@ -106,5 +110,40 @@ describe('PostgreSQL dumps: -Z0 through zstd by default', () => {
     await createDatabase(target);
     await restoreWithLifeboat(plan, manifest.setId);
     expect(await tableRowCounts(databaseUrl(target))).toEqual(component.postgres?.rowCounts);
+  });
+
+  test('a gzip set restores too (decompressed in Node, then into pg_restore)', async () => {
+    const store = path.join(dir, 'gzip-store');
+    const plan: PlanInput = {
+      name: 'gzip-set',
+      store: { type: 'local', path: store },
+      components: [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' }, compression: { algorithm: 'gzip' } }],
+    };
+    const manifest = await backup(plan);
+    expect(manifest.components[0].key).toMatch(/\/db\.pgdump\.gz$/);
+    await createDatabase(target);
+    await restoreWithLifeboat(plan, manifest.setId);
+    expect(await tableRowCounts(databaseUrl(target))).toEqual(manifest.components[0].postgres?.rowCounts);
+  });
+
+  test('damage only in the artifact\'s last bytes (the zstd frame checksum) is refused, and pg_restore commits nothing', async () => {
+    // The decompressed archive is whole and valid: only the sha256 (and zstd's own checksum, at the very
+    // end) can tell. pg_restore commits once it has read its last data block, before the end of its input,
+    // so it must not get those bytes before the artifact's checksum matched.
+    const store = path.join(dir, 'tail-store');
+    const plan: PlanInput = { name: 'tail-damage', store: { type: 'local', path: store }, components: [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' } }] };
+    const manifest = await backup(plan);
+    const artifact = path.join(store, manifest.components[0].key);
+    const original = readFileSync(artifact);
+    const damaged = Buffer.from(original);
+    damaged[damaged.length - 1] ^= 0x01;
+    writeFileSync(artifact, damaged);
+    await createDatabase(target);
+    await expect(runRestoreActivity(plan, manifest.setId)).rejects.toThrow(/does not match its manifest/);
+    expect(await tableRowCounts(databaseUrl(target))).toEqual({});
+
+    writeFileSync(artifact, original); // repaired: the same restore now succeeds
+    await restoreWithLifeboat(plan, manifest.setId);
+    expect(await tableRowCounts(databaseUrl(target))).toEqual(manifest.components[0].postgres?.rowCounts);
   });
 });

@@ -2,10 +2,7 @@ import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporal
 import type { Command } from 'commander';
 import type { BackupProgress } from '../../../activities';
 import type { BackupPlanResult } from '../../../workflows';
-import { describeVerifyFailure } from '../../catalog/verifyMark';
-import { listBackupSets } from '../../repository/backupSets';
 import { loadPlanFile } from '../../plan/load';
-import { createStore } from '../../stores';
 import { uniqueRunSuffix, withTemporalClient } from '../../temporal/connection';
 import { backupStatusQuery, backupWorkflowId, WORKFLOW_TYPES } from '../../temporal/names';
 import { OperationFailed } from '../errors';
@@ -13,11 +10,19 @@ import { formatTable, humanBytes, humanDuration, printJson } from '../output';
 import { pendingActivities, ProgressPrinter, ProgressTracker, type ProgressSample } from '../progress';
 import { registerVerifyCommand } from './verify';
 
-/** Polls the workflow and prints each component's progress (bytes, rate, ETA) from its activity's heartbeats. */
-async function followBackup(client: Client, handle: WorkflowHandle): Promise<void> {
+/**
+ * Polls the workflow and prints each component's progress (bytes, rate, ETA) from its activity's heartbeats,
+ * until `outcome` (the workflow's result) settles: it returns as soon as the workflow closed, not at the next poll.
+ */
+async function followBackup(client: Client, handle: WorkflowHandle, outcome: Promise<unknown>): Promise<void> {
   const tracker = new ProgressTracker();
   const printer = new ProgressPrinter();
-  for (;;) {
+  let closed = false;
+  const settled = outcome.then(
+    () => (closed = true),
+    () => (closed = true),
+  );
+  while (!closed) {
     const { running, activities } = await pendingActivities(client, handle);
     if (!running) break;
     const status = await handle.query(backupStatusQuery).catch(() => undefined); // no worker has picked it up yet
@@ -34,7 +39,9 @@ async function followBackup(client: Client, handle: WorkflowHandle): Promise<voi
       });
       printer.show(`${handle.workflowId}: ${status.phase}`, tracker.update(samples));
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+    clearTimeout(timer);
   }
 }
 
@@ -61,10 +68,11 @@ export function registerBackupCommands(program: Command): void {
           if (options.json) printJson({ workflowId, runId: handle.firstExecutionRunId });
           return;
         }
-        if (!options.json) await followBackup(client, handle);
+        const outcome = handle.result() as Promise<BackupPlanResult>;
+        if (!options.json) await followBackup(client, handle, outcome);
         let result: BackupPlanResult;
         try {
-          result = (await handle.result()) as BackupPlanResult;
+          result = await outcome;
         } catch (error) {
           const cause = error instanceof WorkflowFailedError ? (error.cause?.message ?? error.message) : (error as Error).message;
           throw new OperationFailed(`backup ${workflowId} failed: ${cause}`);
@@ -94,6 +102,12 @@ export function registerBackupCommands(program: Command): void {
     .requiredOption('--plan <file>', 'plan file')
     .option('--json', 'print as JSON')
     .action(async (options: { plan: string; json?: boolean }) => {
+      // Loaded here: `lifeboat backup run` loads this module and needs neither the store (AWS SDK) nor the catalog.
+      const [{ describeVerifyFailure }, { listBackupSets }, { createStore }] = await Promise.all([
+        import('../../catalog/verifyMark'),
+        import('../../repository/backupSets'),
+        import('../../stores'),
+      ]);
       const { plan } = await loadPlanFile(options.plan);
       const store = createStore(plan.store);
       const listing = await listBackupSets(store, plan.name);

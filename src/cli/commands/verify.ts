@@ -7,10 +7,7 @@
 import type { Command } from 'commander';
 import type { Manifest } from '../../catalog/manifest';
 import { loadPlanFile } from '../../plan/load';
-import { Keyring } from '../../encryption';
-import { listBackupSets } from '../../repository/backupSets';
-import { parseSample, verifySets, type SampleSpec, type SetVerificationReport, type VerifySetsResult } from '../../repository/deepVerify';
-import { createStore } from '../../stores';
+import type { SampleSpec, SetVerificationReport, VerifySetsResult } from '../../repository/deepVerify';
 import { OperationFailed, UsageError } from '../errors';
 import { humanBytes, printJson } from '../output';
 
@@ -49,6 +46,13 @@ export function registerVerifyCommand(backup: Command): void {
     .option('--restore', 'also restore each PostgreSQL artifact into a scratch database on its server (dropped afterwards) and compare row counts')
     .option('--json', 'print the verification as JSON')
     .action(async (setId: string | undefined, options: { plan: string; sample?: string; restore?: boolean; json?: boolean }) => {
+      // Loaded here, not at the top: `lifeboat backup run` registers this command too (see main.ts).
+      const [{ Keyring }, { listBackupSets }, { parseSample, verifySets }, { createStore }] = await Promise.all([
+        import('../../encryption'),
+        import('../../repository/backupSets'),
+        import('../../repository/deepVerify'),
+        import('../../stores'),
+      ]);
       const { plan } = await loadPlanFile(options.plan);
       Keyring.forPlan(plan).loadAll(); // an unset or malformed key is bad input (exit 2), before anything is read
       let sample: SampleSpec | undefined;

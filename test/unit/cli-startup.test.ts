@@ -1,0 +1,62 @@
+/**
+ * The CLI loads only the module of the command it runs: `--version` loads none of the heavy libraries, and
+ * `backup run` neither the AWS SDK nor the Kubernetes client nor pg. Runs the built CLI (`npm run build`).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const MAIN = path.resolve(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
+const HEAVY = ['@aws-sdk/client-s3', '@kubernetes/client-node', 'pg', '@temporalio/client'];
+
+/** Runs the CLI with a preload that records every module it requires. */
+function run(args: string[]): { code: number | null; stdout: string; loaded: string[] } {
+  const probe = path.join(mkdtempSync(path.join(tmpdir(), 'cli-startup-')), 'probe.js');
+  writeFileSync(
+    probe,
+    `const Module = require('module'); const load = Module._load; const seen = new Set();
+     Module._load = function (request, ...rest) { seen.add(request); return load.call(this, request, ...rest); };
+     process.on('exit', () => process.stderr.write('\\nLOADED ' + JSON.stringify([...seen]) + '\\n'));`,
+  );
+  const result = spawnSync(process.execPath, ['-r', probe, MAIN, ...args], { encoding: 'utf8' });
+  const loaded = JSON.parse(/LOADED (.*)/.exec(result.stderr)?.[1] ?? '[]') as string[];
+  return { code: result.status, stdout: result.stdout, loaded };
+}
+
+describe('CLI start-up', () => {
+  test('--version loads no command module and none of the heavy libraries', () => {
+    const { code, stdout, loaded } = run(['--version']);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(loaded.filter((request) => HEAVY.includes(request) || request.includes('/commands/'))).toEqual([]);
+  });
+
+  test('backup run loads the Temporal client but not the AWS SDK, the Kubernetes client or pg', () => {
+    const { code, stdout, loaded } = run(['backup', 'run', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('--wait');
+    expect(loaded).toContain('@temporalio/client');
+    expect(loaded.filter((request) => HEAVY.slice(0, 3).includes(request))).toEqual([]);
+  });
+
+  test('a command two modules build is whole: plan validate (plan module) and plan apply (schedule module)', () => {
+    const { code, stdout } = run(['plan', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^ {2}validate\b/m);
+    expect(stdout).toMatch(/^ {2}apply\b/m);
+  });
+
+  test('schedule and status, whose module extends plan\'s, start', () => {
+    expect(run(['schedule', 'list', '--help']).code).toBe(0);
+    expect(run(['status', '--help']).code).toBe(0);
+  });
+
+  test('help without a command still lists every command', () => {
+    const { code, stdout } = run(['--help']);
+    expect(code).toBe(0);
+    for (const command of ['plan', 'schedule', 'status', 'backup', 'backups', 'worker', 'prune', 'restore', 'up', 'store', 'drill', 'drills', 'doctor', 'codec-server', 's3-versions']) {
+      expect(stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    }
+  });
+});
