@@ -1,12 +1,10 @@
 /** The verify phase's checks for s3-versioned components: the bucket equals the restored map, and nothing the database references is missing. */
-import { pipeline } from 'node:stream/promises';
 import type { Manifest } from '../src/catalog/manifest';
-import { decompressor } from '../src/engines/compression';
-import { checkRolledBack } from '../src/engines/s3Versioned';
+import { checkRolledBack, type RolledBackCheck } from '../src/engines/s3Versioned';
 import type { Plan } from '../src/plan/schema';
 import { VerifyingStream } from '../src/repository/digest';
 import { createStore } from '../src/stores';
-import type { CheckResult } from './recovery';
+import { restoreFromArtifact, type CheckResult } from './recovery';
 
 export async function s3VersionedChecks(plan: Plan, manifest: Manifest): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
@@ -14,11 +12,11 @@ export async function s3VersionedChecks(plan: Plan, manifest: Manifest): Promise
   for (const backup of manifest.components) {
     const component = plan.components.find((candidate) => candidate.name === backup.name);
     if (component?.type !== 's3-versioned') continue;
-    const content = decompressor(backup.compression);
-    const [, check] = await Promise.all([
-      pipeline(await store.get(backup.key), new VerifyingStream(backup.key, backup.sha256, backup.bytes), content),
-      checkRolledBack(component, plan, content),
-    ]);
+    // The map is read like any artifact: checksum, then decryption (an encrypted plan seals maps too), then decompression.
+    let check!: RolledBackCheck;
+    await restoreFromArtifact(store, plan, backup, new VerifyingStream(backup.key, backup.sha256, backup.bytes), async (content) => {
+      check = await checkRolledBack(component, plan, content);
+    });
     results.push({
       check: `${component.name}: s3://${component.bucket}/${component.prefix} equals the version map`,
       ok: check.differing === 0,

@@ -4,6 +4,7 @@
  * order; check the data; scale back up; check the service; report RTO and the data-loss window.
  * A failed step never fails the workflow or scales a half-restored service up: it parks at the resume gate.
  */
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import { ApplicationFailure, condition, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import { topologicalOrder } from '../src/plan/dag';
@@ -116,48 +117,51 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
     !request || typeof request.by !== 'string' || typeof request.reason !== 'string' ? 'send {"by": "your name", "reason": "why"}' : ['completed', 'aborted', 'timed-out', 'dry-run'].includes(status.phase) ? `the recovery already ended (${status.phase})` : undefined;
 
   setHandler(recoveryStatusQuery, () => status, { description: 'Phase, candidates, approvals, step results and errors.' });
-  /** A signal cannot be rejected like an update: an invalid one is recorded in the status instead. */
-  const ignoredOr = (problem: string | undefined, what: string, accept: () => void): void => {
-    if (problem) status.errors.push(`${what} ignored: ${problem}`);
-    else accept();
+  /**
+   * Each operator decision arrives as a signal or an update of the same name. A signal cannot be rejected like
+   * an update, so an invalid one is recorded in the status; an invalid update is refused by its validator.
+   */
+  const decision = <T>(
+    signal: SignalDefinition<[T]>,
+    update: UpdateDefinition<RecoveryStatus, [T]>,
+    what: string,
+    descriptions: { signal: string; update?: string },
+    problemOf: (input: T) => string | undefined,
+    accept: (input: T) => void,
+  ): void => {
+    setHandler(
+      signal,
+      (input) => {
+        const problem = problemOf(input);
+        if (problem) status.errors.push(`${what} ignored: ${problem}`);
+        else accept(input);
+      },
+      { description: descriptions.signal },
+    );
+    setHandler(update, (input) => (accept(input), status), {
+      description: descriptions.update ?? descriptions.signal,
+      validator: (input) => {
+        const problem = problemOf(input);
+        if (problem) throw new Error(problem);
+      },
+    });
   };
-  setHandler(
+  decision(
     approveRecoveryPointSignal,
-    (vote) => ignoredOr(approvalProblem(vote), 'approval', () => approve(vote)),
-    { description: 'Approve a recovery point: {"timestamp": "<candidate timestamp>", "approver": "<your name>", "comment": "optional"}' },
+    approveRecoveryPointUpdate,
+    'approval',
+    {
+      signal: 'Approve a recovery point: {"timestamp": "<candidate timestamp>", "approver": "<your name>", "comment": "optional"}',
+      update: 'Approve a recovery point, rejected when the timestamp is unknown, the approver is not listed or has voted, or the gate is closed: {"timestamp", "approver", "comment"?}',
+    },
+    approvalProblem,
+    approve,
   );
-  setHandler(approveRecoveryPointUpdate, (vote) => (approve(vote), status), {
-    description: 'Approve a recovery point, rejected when the timestamp is unknown, the approver is not listed or has voted, or the gate is closed: {"timestamp", "approver", "comment"?}',
-    validator: (vote) => {
-      const problem = approvalProblem(vote);
-      if (problem) throw new Error(problem);
-    },
-  });
-  const onAbort = (request: AbortInput) => {
+  decision(abortSignal, abortUpdate, 'abort', { signal: 'Abort the recovery: {"by": "<your name>", "reason": "<why>"}' }, abortProblem, (request) => {
     abortRequest ??= request;
-  };
-  setHandler(abortSignal, (request) => ignoredOr(abortProblem(request), 'abort', () => onAbort(request)), {
-    description: 'Abort the recovery: {"by": "<your name>", "reason": "<why>"}',
   });
-  setHandler(abortUpdate, (request) => (onAbort(request), status), {
-    description: 'Abort the recovery: {"by": "<your name>", "reason": "<why>"}',
-    validator: (request) => {
-      const problem = abortProblem(request);
-      if (problem) throw new Error(problem);
-    },
-  });
-  const onResume = (request: ResumeInput) => {
+  decision(resumeSignal, resumeUpdate, 'resume', { signal: 'Resume after a failed step: {"by": "<your name>", "action": "retry" | "skip" | "abort"}' }, resumeProblem, (request) => {
     resumeRequest = request;
-  };
-  setHandler(resumeSignal, (request) => ignoredOr(resumeProblem(request), 'resume', () => onResume(request)), {
-    description: 'Resume after a failed step: {"by": "<your name>", "action": "retry" | "skip" | "abort"}',
-  });
-  setHandler(resumeUpdate, (request) => (onResume(request), status), {
-    description: 'Resume after a failed step: {"by": "<your name>", "action": "retry" | "skip" | "abort"}',
-    validator: (request) => {
-      const problem = resumeProblem(request);
-      if (problem) throw new Error(problem);
-    },
   });
 
   /** Runs one step; on failure parks at the resume gate until an operator retries, skips or aborts. */

@@ -10,6 +10,7 @@ import { noncurrentVersionsReport, type KeptMap, type NoncurrentVersionsReport }
 import { loadPlanFile } from '../../plan/load';
 import { listBackupSets } from '../../repository/backupSets';
 import { VerifyingStream } from '../../repository/digest';
+import { Keyring, unsealingStream } from '../../encryption';
 import { createStore } from '../../stores';
 import { UsageError } from '../errors';
 import { formatTable, humanBytes, printJson } from '../output';
@@ -27,6 +28,7 @@ export function registerS3VersionsCommands(program: Command): void {
       const components = plan.components.filter((component) => component.type === 's3-versioned');
       if (components.length === 0) throw new UsageError(`plan "${plan.name}" has no s3-versioned component`);
       const store = createStore(plan.store);
+      const keyring = Keyring.forPlan(plan);
       const { complete } = await listBackupSets(store, plan.name);
       const reports: NoncurrentVersionsReport[] = [];
       // The merge reads every kept map at once: they are fetched (checksum verified) to a temp dir first, so
@@ -38,7 +40,8 @@ export function registerS3VersionsCommands(program: Command): void {
           for (const manifest of complete) {
             for (const backup of manifest.components.filter((candidate) => candidate.name === component.name)) {
               const file = path.join(workDir, `${manifest.setId}-${component.name}`);
-              await pipeline(await store.get(backup.key), new VerifyingStream(backup.key, backup.sha256, backup.bytes), createWriteStream(file));
+              // Decrypted on the way to the temp file (an encrypted plan seals maps too): the tag checks happen here.
+              await pipeline(await store.get(backup.key), new VerifyingStream(backup.key, backup.sha256, backup.bytes), unsealingStream(backup, keyring), createWriteStream(file));
               maps.push({ setId: manifest.setId, open: async () => createReadStream(file).pipe(decompressor(backup.compression)) });
             }
           }
