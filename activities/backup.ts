@@ -21,7 +21,8 @@ import { engineFor, type DumpContext } from '../src/engines';
 import { compressionSuffix, compressor, resolveCompression } from '../src/engines/compression';
 import { artifactSeal, sealingStream, type ArtifactSeal } from '../src/encryption';
 import { durationMs, type Plan } from '../src/plan/schema';
-import { listBackupSets, manifestBody } from '../src/repository/backupSets';
+import { listBackupSets } from '../src/repository/backupSets';
+import { jsonBody } from '../src/repository/storedJson';
 import { ByteCounter, DigestStream } from '../src/repository/digest';
 import { createStore, type BackupStore } from '../src/stores';
 import { recordComponentFailure, recordComponentSuccess, recordPlanFailure, recordSetSuccess } from '../src/metrics';
@@ -206,7 +207,7 @@ export async function writeManifest(input: WriteManifestInput): Promise<{ key: s
   } satisfies Manifest);
   const key = manifestKey(input.plan.name, input.setId);
   try {
-    await store.put(key, manifestBody(manifest));
+    await store.put(key, jsonBody(manifest));
   } catch (error) {
     throw toApplicationFailure(error, 'manifest');
   }

@@ -5,17 +5,19 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { DrillRecord } from '../src/catalog/drills';
+import { Keyring } from '../src/encryption';
 import { dropPostgresDatabase, restorePostgresDatabase } from '../src/engines/postgres';
 import { describeDatabase, resolveSandboxes } from '../src/engines/postgresSandbox';
 import { recordDrillOutcome } from '../src/metrics';
 import { drillChecks, drilledComponents } from '../src/plan/drill';
 import type { Plan } from '../src/plan/schema';
 import { listBackupSets, readManifest } from '../src/repository/backupSets';
+import { restoreFromArtifact } from '../src/repository/artifactRead';
 import { VerifyingStream } from '../src/repository/digest';
 import { writeDrillRecord } from '../src/repository/drills';
 import { createStore } from '../src/stores';
 import { toApplicationFailure } from './failures';
-import { checkRestoredData, recordedArtifact, restoreFromArtifact, withHeartbeat, type CheckResult } from './recovery';
+import { checkRestoredData, recordedArtifact, withHeartbeat, type CheckResult } from './recovery';
 
 export interface PreparedDrill {
   setId: string;
@@ -60,7 +62,7 @@ export async function restoreSandbox(input: { plan: Plan; setId: string; compone
       const [sandbox] = await resolveSandboxes(input.plan, [component]);
       const backup = await recordedArtifact(store, input.plan, input.setId, component.name);
       verifying = new VerifyingStream(backup.key, backup.sha256, backup.bytes);
-      await restoreFromArtifact(store, input.plan, backup, verifying, (content, compression) => restorePostgresDatabase(component.name, sandbox.url, content, compression), { compressed: true });
+      await restoreFromArtifact(store, Keyring.forPlan(input.plan), backup, verifying, (content, compression) => restorePostgresDatabase(component.name, sandbox.url, content, compression), { compressed: true });
       return { component: component.name, bytes: verifying.bytes };
     },
   );

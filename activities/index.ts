@@ -4,5 +4,6 @@ export type { BackupComponentInput, BackupProgress, WriteManifestInput } from '.
 export * from './prune';
 export { listRecoveryCandidates, restoreComponent, runRecoveryChecks, scaleDownTarget, scaleUpTarget } from './recovery';
 export type { CheckResult, RestoreComponentResult } from './recovery';
+export { recordRecoveryMetrics } from './recoveryMetrics';
 export { dropSandboxes, prepareDrill, recordDrill, restoreSandbox, runDrillChecks } from './drill';
 export type { PreparedDrill } from './drill';

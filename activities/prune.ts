@@ -78,8 +78,11 @@ interface Evaluation {
   usage: Map<string, { objects: number; bytes: number }>;
 }
 
-/** Lists the plan's sets and applies the policy as of `now`. */
-async function evaluate(store: BackupStore, plan: Plan, retention: Retention, now: Date): Promise<Evaluation> {
+/**
+ * Lists the plan's sets and applies the policy as of `now`. With `probeLocks` (planPrune), the sets chosen for
+ * removal on a locked store are asked for their retention date and held while it has not passed.
+ */
+async function evaluate(store: BackupStore, plan: Plan, retention: Retention, now: Date, probeLocks: boolean): Promise<Evaluation> {
   const listing = await listBackupSets(store, plan.name);
   const usage = new Map<string, { objects: number; bytes: number }>();
   // A second listing for sizes: listBackupSets returns manifests, not the objects of complete sets.
@@ -104,7 +107,7 @@ async function evaluate(store: BackupStore, plan: Plan, retention: Retention, no
   );
   // With object lock, a set whose retention has not expired cannot be deleted: it is held, not failed.
   const locked = new Map<string, Date>();
-  const lockingStore = lockedStore(store);
+  const lockingStore = probeLocks ? lockedStore(store) : undefined;
   if (lockingStore) {
     for (const set of selection.remove) {
       const until = await lockedUntil(lockingStore, setPrefix(plan.name, set.setId), now);
@@ -121,7 +124,7 @@ export async function planPrune(input: PlanPruneInput): Promise<PrunePlan> {
   const now = new Date();
   let evaluation: Evaluation;
   try {
-    evaluation = await evaluate(store, plan, retention, now);
+    evaluation = await evaluate(store, plan, retention, now, true);
   } catch (error) {
     throw toApplicationFailure(error, 'prune');
   }
@@ -163,7 +166,10 @@ export async function applyPrune(input: ApplyPruneInput): Promise<ApplyPruneResu
   const store = createStore(plan.store);
   const result: ApplyPruneResult = { removed: [], skipped: [] };
   try {
-    const { selection } = await evaluate(store, plan, retention, new Date());
+    // No lock probe here: planPrune already held every set still locked. A delete S3 refuses all the same (a
+    // retention extended since) becomes ObjectLockedError and the set is reported as skipped; its manifest,
+    // written last and so locked longest, is deleted first, so such a set is left whole.
+    const { selection } = await evaluate(store, plan, retention, new Date(), false);
     const listed = new Set([...selection.keep, ...selection.remove].map((set) => set.setId));
     const setIds = [...new Set(input.remove)];
     let objectsDeleted = 0;
@@ -184,28 +190,31 @@ export async function applyPrune(input: ApplyPruneInput): Promise<ApplyPruneResu
         result.skipped.push({ setId, reason: `kept now: ${kept?.reasons.join('; ') ?? 'no longer selected for removal'}` });
         continue;
       }
-      const keys: string[] = [];
-      for await (const object of store.list(setPrefix(plan.name, setId))) keys.push(object.key);
       const manifest = manifestKey(plan.name, setId);
       const lockingStore = lockedStore(store);
+      let objects: number;
       if (lockingStore) {
         // Versioned (object lock): deleting a key only adds a delete marker; every version is deleted by id.
         try {
-          objectsDeleted += await deleteAllVersions(lockingStore, setPrefix(plan.name, setId), manifest, () => context.heartbeat(progress()));
+          objects = await deleteAllVersions(lockingStore, setPrefix(plan.name, setId), manifest, () => context.heartbeat(progress()));
         } catch (error) {
           if (!(error instanceof ObjectLockedError)) throw error;
           result.skipped.push({ setId, reason: `locked: ${error.message}` });
           continue;
         }
+        objectsDeleted += objects;
       } else {
+        const keys: string[] = [];
+        for await (const object of store.list(setPrefix(plan.name, setId))) keys.push(object.key);
         for (const key of [manifest, ...keys.filter((key) => key !== manifest)]) {
           await store.delete(key);
           if (keys.includes(key)) objectsDeleted += 1;
           context.heartbeat(progress());
         }
+        objects = keys.length;
       }
-      context.log.info('backup set pruned', { plan: plan.name, setId, objects: keys.length });
-      result.removed.push({ setId, objects: keys.length });
+      context.log.info('backup set pruned', { plan: plan.name, setId, objects });
+      result.removed.push({ setId, objects });
     }
   } catch (error) {
     if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;

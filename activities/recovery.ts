@@ -3,20 +3,19 @@
  * result. Thin adapters to the repository, engines and scalers; bytes stream store -> engine, never through
  * Temporal.
  */
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client } from 'pg';
-import { checkRecordedOrder, setIdTime, type ComponentBackup, type CompressionRecord, type Manifest } from '../src/catalog/manifest';
+import type { DrillCheckResult } from '../src/catalog/drills';
+import { checkRecordedOrder, setIdTime, type ComponentBackup, type Manifest } from '../src/catalog/manifest';
 import { describeVerifyFailure, type VerifyFailedMark } from '../src/catalog/verifyMark';
 import { engineFor } from '../src/engines';
-import { decompressor } from '../src/engines/compression';
-import { Keyring, unsealingStream } from '../src/encryption';
+import { Keyring } from '../src/encryption';
 import { liveRowCountsAt } from '../src/engines/postgres';
 import { resolveEnvReference } from '../src/engines/errors';
 import type { Plan, PostgresComponent, SqlCheck } from '../src/plan/schema';
 import { listBackupSets, readManifest, verifyBackupSet } from '../src/repository/backupSets';
-import { ChecksumMismatchError, VerifyingStream } from '../src/repository/digest';
+import { restoreFromArtifact } from '../src/repository/artifactRead';
+import { VerifyingStream } from '../src/repository/digest';
 import { createScaler, scaledStateSchema, type ScaledState, type ScalingTarget } from '../src/scalers';
 import { createStore, type BackupStore } from '../src/stores';
 import type { RecoveryCandidate } from '../src/temporal/recovery';
@@ -55,8 +54,7 @@ export async function listRecoveryCandidates(input: ListRecoveryCandidatesInput)
     const store = createStore(input.plan.store);
     const { complete, failedVerification } = await listBackupSets(store, input.plan.name);
     const matching = complete
-      .filter((manifest) => !input.target?.setId || manifest.setId === input.target.setId)
-      .filter((manifest) => !input.target?.timestamp || Date.parse(manifest.startedAt) === Date.parse(input.target.timestamp))
+      .filter((manifest) => matchesTarget(manifest, input.target))
       .reverse()
       .slice(0, CANDIDATE_LIMIT);
     const candidates: RecoveryCandidate[] = [];
@@ -80,11 +78,15 @@ export async function listRecoveryCandidates(input: ListRecoveryCandidatesInput)
   });
 }
 
+/** Whether a set is the one the recovery targets (its set id and start time, each when given); every set without a target. */
+function matchesTarget(manifest: Manifest, target: ListRecoveryCandidatesInput['target']): boolean {
+  return (!target?.setId || manifest.setId === target.setId) && (!target?.timestamp || Date.parse(manifest.startedAt) === Date.parse(target.timestamp));
+}
+
 /** Sets `backup verify` marked as failed, newest first: never candidates, listed with why. */
 function excludedAsFailed(failed: { manifest: Manifest; mark: VerifyFailedMark }[], target: ListRecoveryCandidatesInput['target']): { setId: string; reason: string }[] {
   return failed
-    .filter(({ manifest }) => !target?.setId || manifest.setId === target.setId)
-    .filter(({ manifest }) => !target?.timestamp || Date.parse(manifest.startedAt) === Date.parse(target.timestamp))
+    .filter(({ manifest }) => matchesTarget(manifest, target))
     .reverse()
     .map(({ manifest, mark }) => ({ setId: manifest.setId, reason: `${describeVerifyFailure(mark)} (marked by backup verify)` }));
 }
@@ -123,7 +125,7 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
   if (!component) throw ApplicationFailure.nonRetryable(`component "${input.component}" is not in plan "${input.plan.name}"`);
   const engine = engineFor(component);
   if (component.type === 'http') return { component: component.name, bytes: 0, restored: false, note: 'HTTP exports are not written back; the artifact stays in the set for operators' };
-  if (!engine.restore) {
+  if (!engine.restore && !engine.restoreCompressed) {
     // Parks the recovery at the resume gate with what to do, rather than pretending the component was restored.
     throw ApplicationFailure.nonRetryable(
       `component "${component.name}": restoring ${component.type} components into their live target is not supported yet; restore its artifact by hand (see the README), then resume with "skip"`,
@@ -140,9 +142,15 @@ export async function restoreComponent(input: RestoreComponentInput): Promise<Re
     async () => {
       // The key and the artifact are checked before the target is touched: a missing key or a store failure leaves the live data alone.
       const context = { plan: input.plan, progress: (detail: Record<string, string | number>) => (engineProgress = detail) };
-      const restoreCompressed = engine.restoreCompressed;
-      if (restoreCompressed) await restoreFromArtifact(store, input.plan, backup, verifying, (content, compression) => restoreCompressed(component, content, compression, context), { compressed: true });
-      else await restoreFromArtifact(store, input.plan, backup, verifying, (content) => engine.restore!(component, content, context));
+      // An engine's restoreCompressed decompresses in its own child process; otherwise the content arrives decompressed.
+      await restoreFromArtifact(
+        store,
+        Keyring.forPlan(input.plan),
+        backup,
+        verifying,
+        (content, compression) => (engine.restoreCompressed ? engine.restoreCompressed(component, content, compression, context) : engine.restore!(component, content, context)),
+        { compressed: engine.restoreCompressed !== undefined },
+      );
       return { component: component.name, bytes: verifying.bytes, restored: true };
     },
   );
@@ -156,36 +164,8 @@ export async function recordedArtifact(store: BackupStore, plan: Plan, setId: st
   return backup;
 }
 
-/**
- * Streams a recorded artifact through `verifying` (its sha256 and size, last bytes held back until they
- * match), decryption and decompression into `restore`. With `compressed`, decompression is left to `restore`
- * (it gets the compression still applied; otherwise `{algorithm: 'none'}`). The artifact is opened before
- * `restore` starts: a store failure leaves the target alone.
- */
-export async function restoreFromArtifact(
-  store: BackupStore,
-  plan: Plan,
-  backup: ComponentBackup,
-  verifying: VerifyingStream,
-  restore: (content: Readable, compression: CompressionRecord) => Promise<void>,
-  options: { compressed?: boolean } = {},
-): Promise<void> {
-  const decrypt = unsealingStream(backup, Keyring.forPlan(plan));
-  const source = await store.get(backup.key);
-  const content = options.compressed ? decrypt : decompressor(backup.compression);
-  const read = options.compressed ? pipeline(source, verifying, decrypt) : pipeline(source, verifying, decrypt, content);
-  // Both settle before this returns: a failed read must not leave the restore still dropping or creating the target.
-  const [readOutcome, restoreOutcome] = await Promise.allSettled([read, restore(content, options.compressed ? backup.compression : { algorithm: 'none' })]);
-  if (readOutcome.status === 'rejected' && readOutcome.reason instanceof ChecksumMismatchError) throw readOutcome.reason;
-  if (restoreOutcome.status === 'rejected') throw restoreOutcome.reason;
-  if (readOutcome.status === 'rejected') throw readOutcome.reason;
-}
-
-export interface CheckResult {
-  check: string;
-  ok: boolean;
-  detail: string;
-}
+/** One check's outcome, as drill records store it. */
+export type CheckResult = DrillCheckResult;
 
 async function queryFirstValue(url: string, sql: string): Promise<string> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });

@@ -1,10 +1,12 @@
 /** The verify phase's checks for s3-versioned components: the bucket equals the restored map, and nothing the database references is missing. */
 import type { Manifest } from '../src/catalog/manifest';
-import { checkRolledBack, type RolledBackCheck } from '../src/engines/s3Versioned';
+import { Keyring } from '../src/encryption';
+import { checkRolledBack } from '../src/engines/s3Versioned';
 import type { Plan } from '../src/plan/schema';
-import { VerifyingStream } from '../src/repository/digest';
 import { createStore } from '../src/stores';
-import { restoreFromArtifact, type CheckResult } from './recovery';
+import { restoreFromArtifact } from '../src/repository/artifactRead';
+import { VerifyingStream } from '../src/repository/digest';
+import type { CheckResult } from './recovery';
 
 export async function s3VersionedChecks(plan: Plan, manifest: Manifest): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
@@ -13,10 +15,7 @@ export async function s3VersionedChecks(plan: Plan, manifest: Manifest): Promise
     const component = plan.components.find((candidate) => candidate.name === backup.name);
     if (component?.type !== 's3-versioned') continue;
     // The map is read like any artifact: checksum, then decryption (an encrypted plan seals maps too), then decompression.
-    let check!: RolledBackCheck;
-    await restoreFromArtifact(store, plan, backup, new VerifyingStream(backup.key, backup.sha256, backup.bytes), async (content) => {
-      check = await checkRolledBack(component, plan, content);
-    });
+    const check = await restoreFromArtifact(store, Keyring.forPlan(plan), backup, new VerifyingStream(backup.key, backup.sha256, backup.bytes), (content) => checkRolledBack(component, plan, content));
     results.push({
       check: `${component.name}: s3://${component.bucket}/${component.prefix} equals the version map`,
       ok: check.differing === 0,

@@ -3,7 +3,7 @@
  * MinIO over HTTP for Lifeboat and the shell pipelines, a second MinIO over HTTPS (self-signed) for
  * pgBackRest, whose S3 repositories speak only HTTPS, a Temporal dev server and a Lifeboat worker.
  */
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { createBucket } from '../test/harness/buckets';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -84,21 +84,6 @@ async function startTlsMinio(root: string, accessKey: string, secretKey: string)
   return { endpoint, port, process: process_ };
 }
 
-async function createBucket(endpoint: string, accessKey: string, secretKey: string): Promise<void> {
-  const client = new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
-  try {
-    await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  } finally {
-    client.destroy();
-  }
-}
-
 function postgresUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) };
@@ -154,7 +139,7 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
   try {
     const minio = await startMinio({ accessKey, secretKey, baseDir: root });
     stops.push(() => minio.destroy());
-    await createBucket(minio.endpoint, accessKey, secretKey);
+    await createBucket(minio.endpoint, accessKey, secretKey, BUCKET);
 
     let pgBackRest: Stack['pgBackRest'];
     const settings: Record<string, string> = { max_wal_size: "'4GB'", checkpoint_timeout: "'30min'", full_page_writes: 'on' };

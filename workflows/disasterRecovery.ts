@@ -5,7 +5,7 @@
  * A failed step never fails the workflow or scales a half-restored service up: it parks at the resume gate.
  */
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
-import { ApplicationFailure, condition, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, patched, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import { topologicalOrder } from '../src/plan/dag';
 import { z } from 'zod';
@@ -34,6 +34,10 @@ const { listRecoveryCandidates, runRecoveryChecks } = proxyActivities<typeof act
   startToCloseTimeout: '2h',
   heartbeatTimeout: '2m',
   retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5 },
+});
+const { recordRecoveryMetrics } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '1m',
+  retry: { maximumAttempts: 3 },
 });
 const { scaleDownTarget, scaleUpTarget } = proxyActivities<typeof activities>({
   startToCloseTimeout: '30m',
@@ -320,8 +324,11 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
   // 7. Report.
   enter('completed', `recovered to ${status.agreed.timestamp} (set ${setId})`);
   const readyAt = new Date();
+  const rtoMs = readyAt.getTime() - startedAt.getTime();
+  // Added after recoveries were already running: a recovery started before it replays without the call.
+  if (patched('recovery-metrics')) await recordRecoveryMetrics({ plan: plan.name, rtoMs, completedAt: readyAt.toISOString() });
   return report('recovered', {
-    rtoMs: readyAt.getTime() - startedAt.getTime(),
+    rtoMs,
     dataLossWindowMs: workflowInfo().startTime.getTime() - Date.parse(status.agreed.timestamp),
   });
 }

@@ -54,7 +54,6 @@ export const drillRecordSchema = z.strictObject({
 });
 
 export type DrillRecord = z.infer<typeof drillRecordSchema>;
-export type DrilledComponent = z.infer<typeof drilledComponentSchema>;
 export type DrillCheckResult = z.infer<typeof drillCheckResultSchema>;
 
 export function drillsPrefix(plan: string): string {

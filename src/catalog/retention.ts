@@ -370,12 +370,14 @@ export function lockedReason(until: Date): string {
  * removes them.
  */
 export function holdLockedSets(selection: RetentionSelection, lockedUntil: ReadonlyMap<string, Date>, now: Date): RetentionSelection {
-  const held = selection.remove.filter((set) => (lockedUntil.get(set.setId)?.getTime() ?? 0) > now.getTime());
-  if (held.length === 0) return selection;
-  const heldIds = new Set(held.map((set) => set.setId));
-  const keep = [
-    ...selection.keep,
-    ...held.map((set) => ({ setId: set.setId, time: set.time, complete: set.complete, reasons: [lockedReason(lockedUntil.get(set.setId) as Date), `would be removed: ${set.reason}`] })),
-  ].sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : 0));
-  return { ...selection, keep, remove: selection.remove.filter((set) => !heldIds.has(set.setId)) };
+  const held = new Map<string, KeptSet>();
+  for (const set of selection.remove) {
+    const until = lockedUntil.get(set.setId);
+    if (until && until.getTime() > now.getTime()) {
+      held.set(set.setId, { setId: set.setId, time: set.time, complete: set.complete, reasons: [lockedReason(until), `would be removed: ${set.reason}`] });
+    }
+  }
+  if (held.size === 0) return selection;
+  const keep = [...selection.keep, ...held.values()].sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : 0));
+  return { ...selection, keep, remove: selection.remove.filter((set) => !held.has(set.setId)) };
 }

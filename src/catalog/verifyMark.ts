@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { setPrefix } from './manifest';
 
-export const VERIFY_FAILED_FILE = 'verify-failed.json';
+const VERIFY_FAILED_FILE = 'verify-failed.json';
 
 export const verifyFailedMarkSchema = z.object({
   setId: z.string(),

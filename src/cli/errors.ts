@@ -16,3 +16,12 @@ export class OperationFailed extends Error {
     this.name = 'OperationFailed';
   }
 }
+
+/** A commander option parser for a port number (0-65535): anything else is a UsageError naming `flag` (exit 2). */
+export function portOption(flag: string): (value: string) => number {
+  return (value) => {
+    const port = Number(value);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${flag} must be a port number (0-65535), not "${value}"`);
+    return port;
+  };
+}

@@ -14,9 +14,9 @@ type Register = (program: Command) => void;
  * command, or a name missing here loads them all (so a command left out of this table still works).
  */
 const COMMAND_MODULES: Array<{ names: string[]; load: () => Promise<Register> }> = [
-  // The schedule module adds `plan apply` to the plan module's `plan`: the two are always loaded together.
-  { names: ['plan', 'schedule', 'status'], load: async () => (await import('./commands/plan')).registerPlanCommands },
-  { names: ['plan', 'schedule', 'status'], load: async () => (await import('./commands/schedule')).registerScheduleCommands },
+  // `plan apply` lives in the plan module but loads the schedule module itself, when it runs.
+  { names: ['plan'], load: async () => (await import('./commands/plan')).registerPlanCommands },
+  { names: ['schedule', 'status'], load: async () => (await import('./commands/schedule')).registerScheduleCommands },
   { names: ['backup', 'backups'], load: async () => (await import('./commands/backup')).registerBackupCommands },
   { names: ['worker'], load: async () => (await import('./commands/worker')).registerWorkerCommand },
   { names: ['prune'], load: async () => (await import('./commands/prune')).registerPruneCommand },

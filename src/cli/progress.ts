@@ -3,7 +3,7 @@
  * rate and ETA per component. On a terminal the block of lines is redrawn in place; elsewhere (a log, a pipe)
  * a plain line is printed when something changes state, and at most every `plainIntervalMs` in between.
  */
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { humanBytes, humanDuration } from './output';
 
@@ -122,9 +122,16 @@ export interface PendingActivityDetails {
   details?: Record<string, unknown>;
 }
 
-/** The pending activities of a running workflow with their last heartbeat's details (from describe()). */
-export async function pendingActivities(client: Client, handle: WorkflowHandle): Promise<{ running: boolean; activities: PendingActivityDetails[] }> {
-  const description = await handle.describe();
+/**
+ * The pending activities of a running workflow with their last heartbeat's details (from describe()). A caller that
+ * has just described the workflow passes that description, so a poll describes it once.
+ */
+export async function pendingActivities(
+  client: Client,
+  handle: WorkflowHandle,
+  described?: WorkflowExecutionDescription,
+): Promise<{ running: boolean; activities: PendingActivityDetails[] }> {
+  const description = described ?? (await handle.describe());
   const activities = await Promise.all(
     (description.raw.pendingActivities ?? []).map(async (activity) => {
       const payload = activity.heartbeatDetails?.payloads?.[0];

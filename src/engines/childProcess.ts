@@ -1,5 +1,5 @@
 /** Child processes as streams: the data plane's way to run pg_dump, pg_restore and friends. */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Duplex, PassThrough, Writable, type Readable } from 'node:stream';
 
@@ -27,6 +27,21 @@ export class ProcessFailedError extends Error {
   }
 }
 
+/**
+ * The child's exit: resolves on code 0, rejects with a ProcessFailedError carrying the tail of its stderr (which
+ * this starts collecting) otherwise. Never an unhandled rejection: callers await it when they care.
+ */
+function watchExit(child: ChildProcess, command: string): Promise<void> {
+  const stderr = new StderrTail();
+  child.stderr?.on('data', (chunk: Buffer) => stderr.append(chunk));
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', (error) => reject(new ProcessFailedError(command, null, null, error.message)));
+    child.once('close', (code, signal) => (code === 0 ? resolve() : reject(new ProcessFailedError(command, code, signal, stderr.toString()))));
+  });
+  exited.catch(() => undefined);
+  return exited;
+}
+
 export interface SpawnedFilter {
   /** The process's stdin; writes after it exited are dropped (its exit code reports the failure). */
   stdin: Writable;
@@ -42,8 +57,7 @@ export interface SpawnedFilter {
 /** A process as a stream filter: bytes in through stdin, out through stdout (zstd, tar, pg_restore...). */
 export function spawnFilter(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): SpawnedFilter {
   const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  const stderr = new StderrTail();
-  child.stderr.on('data', (chunk: Buffer) => stderr.append(chunk));
+  const exited = watchExit(child, command); // reported through `output` too; callers may await either
   // A process that stops reading early (EPIPE) is reported through its exit code, not as a stream error.
   child.stdin.on('error', () => undefined);
 
@@ -51,14 +65,6 @@ export function spawnFilter(command: string, args: string[], env: NodeJS.Process
   child.stdout.pipe(output, { end: false });
   const stdoutEnded = new Promise<void>((resolve) => child.stdout.once('close', resolve));
 
-  const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (error) => reject(new ProcessFailedError(command, null, null, error.message)));
-    child.once('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new ProcessFailedError(command, code, signal, stderr.toString()));
-    });
-  });
-  exited.catch(() => undefined); // reported through `output` too; callers may await either
   // A caller that only drains stdout (pg_restore's listing) learns of a failure from `exited`; without a
   // listener, the stream's error event would crash the whole worker.
   output.on('error', () => undefined);
@@ -114,15 +120,6 @@ export interface SpawnedPipeline {
   kill(): void;
 }
 
-function exitOf(child: ChildProcessWithoutNullStreams | ReturnType<typeof spawn>, command: string, stderr: StderrTail): Promise<void> {
-  const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (error) => reject(new ProcessFailedError(command, null, null, error.message)));
-    child.once('close', (code, signal) => (code === 0 ? resolve() : reject(new ProcessFailedError(command, code, signal, stderr.toString()))));
-  });
-  exited.catch(() => undefined);
-  return exited;
-}
-
 /**
  * `producer | filter` (pg_dump | zstd) with the bytes going from one process to the other through a kernel
  * pipe, never through Node: the event loop only sees the filter's (compressed) output.
@@ -132,15 +129,11 @@ export function spawnPipeline(
   filter: { command: string; args: string[] },
 ): SpawnedPipeline {
   const first = spawn(producer.command, producer.args, { env: producer.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const firstStderr = new StderrTail();
-  first.stderr.on('data', (chunk: Buffer) => firstStderr.append(chunk));
-  const producerExited = exitOf(first, producer.command, firstStderr);
+  const producerExited = watchExit(first, producer.command);
   const second = spawn(filter.command, filter.args, { stdio: [first.stdout, 'pipe', 'pipe'] });
   // The filter holds its own copy of the pipe's read end; the parent's must not read (or keep it open).
   first.stdout.destroy();
-  const secondStderr = new StderrTail();
-  second.stderr.on('data', (chunk: Buffer) => secondStderr.append(chunk));
-  const filterExited = exitOf(second, filter.command, secondStderr);
+  const filterExited = watchExit(second, filter.command);
   const kill = () => {
     for (const child of [first, second]) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
@@ -248,15 +241,9 @@ export function spawnConsumer(
   const last = spawn(consumer.command, consumer.args, { env: consumer.env ?? process.env, stdio: [first ? first.stdout : 'pipe', 'ignore', 'pipe'] });
   // The consumer holds its own copy of the pipe's read end; the parent's must not read it (or keep it open).
   first?.stdout?.destroy();
-  const lastStderr = new StderrTail();
-  last.stderr?.on('data', (chunk: Buffer) => lastStderr.append(chunk));
-  const consumerExited = exitOf(last, consumer.command, lastStderr);
+  const consumerExited = watchExit(last, consumer.command);
   const exits = [consumerExited];
-  if (first && filter) {
-    const firstStderr = new StderrTail();
-    first.stderr?.on('data', (chunk: Buffer) => firstStderr.append(chunk));
-    exits.push(exitOf(first, filter.command, firstStderr));
-  }
+  if (first && filter) exits.push(watchExit(first, filter.command));
   const input = (first ?? last).stdin as Writable;
   input.on('error', () => undefined); // EPIPE once a process stopped: reported through its exit code
   // The consumer first: once it is dead, nothing the filter does with its output can commit anything.

@@ -51,9 +51,21 @@ export function parsePostgresUrl(component: string, url: string): PostgresConnec
   return {
     urlWithoutPassword: parsed.toString(),
     password,
-    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres',
+    // As libpq reads it: a dbname query parameter wins over the path, and the user name is the default.
+    database: parsed.searchParams.get('dbname') || decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres',
     host: `${parsed.hostname}${parsed.port ? `:${parsed.port}` : ''}`,
   };
+}
+
+/**
+ * `url` naming `database` instead of its own: sets the path and removes a `dbname` query parameter, which
+ * libpq (and parsePostgresUrl) would otherwise let win over the path.
+ */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  if (parsed.searchParams.has('dbname')) parsed.searchParams.delete('dbname');
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
 }
 
 /** Turns a driver or server error into the ComponentError an operator can act on. */
@@ -116,11 +128,6 @@ async function countRows(client: Client, kind: 'exact' | 'estimated'): Promise<R
   return counts;
 }
 
-/** Exact rows per table ("schema.table") of a component's live database, e.g. to compare a restore with its manifest. */
-export async function liveRowCounts(component: PostgresComponent): Promise<Record<string, number>> {
-  return liveRowCountsAt(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'));
-}
-
 /** Exact rows per table of the database at `url` (a component's live database or its drill sandbox). */
 export async function liveRowCountsAt(component: string, url: string): Promise<Record<string, number>> {
   const connection = parsePostgresUrl(component, url);
@@ -142,7 +149,7 @@ export async function liveRowCountsAt(component: string, url: string): Promise<R
  * process on the other core, faster and smaller. With compression "none" pg_dump keeps its built-in gzip,
  * as sets made before zstd became the default did; pg_restore reads both.
  */
-export function pgDumpArguments(component: PostgresComponent, snapshot: string, connection: PostgresConnection): string[] {
+function pgDumpArguments(component: PostgresComponent, snapshot: string, connection: PostgresConnection): string[] {
   const streamCompressed = resolveCompression(component.compression ?? postgresEngine.defaultCompression).algorithm !== 'none';
   return [
     '--format=custom',
@@ -251,16 +258,14 @@ async function checkPostgresArtifact(component: PostgresComponent, artifact: Rea
  * `pg_restore --clean` would keep when the dump does not name it), and a failure leaves an empty database
  * that a retry replaces again. Other sessions are disconnected first (the service is scaled down by then).
  */
-async function restorePostgres(component: PostgresComponent, artifact: Readable, compression: CompressionRecord = { algorithm: 'none' }): Promise<void> {
+async function restorePostgres(component: PostgresComponent, artifact: Readable, compression: CompressionRecord): Promise<void> {
   await restorePostgresDatabase(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'), artifact, compression);
 }
 
 /** Runs statements on the server's maintenance database ("postgres") about the database `url` names. */
 async function onMaintenanceDatabase(component: string, url: string, statements: (database: string) => string[]): Promise<void> {
   const connection = parsePostgresUrl(component, url);
-  const maintenance = new URL(url);
-  maintenance.pathname = '/postgres';
-  const admin = new Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: 10_000, application_name: 'lifeboat-restore' });
+  const admin = new Client({ connectionString: withDatabase(url, 'postgres'), connectionTimeoutMillis: 10_000, application_name: 'lifeboat-restore' });
   admin.on('error', () => undefined);
   try {
     await admin.connect();
@@ -315,6 +320,5 @@ export const postgresEngine: Engine<PostgresComponent> = {
   defaultCompression: { algorithm: 'zstd', level: 3 },
   dump: dumpPostgres,
   checkArtifact: checkPostgresArtifact,
-  restore: (component, artifact) => restorePostgres(component, artifact),
   restoreCompressed: (component, artifact, compression) => restorePostgres(component, artifact, compression),
 };

@@ -7,7 +7,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Plan, PostgresComponent } from '../plan/schema';
 import { ComponentError, resolveEnvReference } from './errors';
-import { parsePostgresUrl } from './postgres';
+import { parsePostgresUrl, withDatabase } from './postgres';
 
 /** One PostgreSQL database, as a server (host, port) and a database name. */
 export interface DatabaseIdentity {
@@ -29,11 +29,10 @@ export function describeDatabase(identity: DatabaseIdentity): string {
 
 /** host, port and database a libpq URL points at (query parameters host/port/dbname win, as in libpq). */
 export function databaseIdentity(component: string, url: string): DatabaseIdentity {
-  const connection = parsePostgresUrl(component, url);
+  const { database } = parsePostgresUrl(component, url);
   const parsed = new URL(url);
   const host = parsed.searchParams.get('host') || decodeURIComponent(parsed.hostname) || 'localhost';
   const port = Number(parsed.searchParams.get('port') || parsed.port || 5432);
-  const database = parsed.searchParams.get('dbname') || connection.database;
   return { host: host.replace(/^\[|\]$/g, '').toLowerCase(), port, database };
 }
 
@@ -46,14 +45,12 @@ export function sandboxUrl(plan: Plan, component: PostgresComponent): string {
   const target = plan.drill?.targets[component.name];
   if (!target) throw new ComponentError(component.name, 'has no sandbox in drill.targets', false, 'NoSandbox');
   if (target.urlFromEnv) return resolveEnvReference(component.name, target.urlFromEnv, 'drill sandbox URL');
-  const url = new URL(productionUrl(component));
-  const database = `${databaseIdentity(component.name, url.toString()).database}${target.databaseSuffix}`;
+  const url = productionUrl(component);
+  const database = `${databaseIdentity(component.name, url).database}${target.databaseSuffix}`;
   if (Buffer.byteLength(database) > 63) {
     throw new ComponentError(component.name, `the sandbox database name "${database}" is longer than PostgreSQL's 63 bytes: use a shorter databaseSuffix or urlFromEnv`, false, 'InvalidSandbox');
   }
-  url.searchParams.delete('dbname');
-  url.pathname = `/${encodeURIComponent(database)}`;
-  return url.toString();
+  return withDatabase(url, database);
 }
 
 const LOOPBACK = 'loopback';

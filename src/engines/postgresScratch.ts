@@ -5,11 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { Client } from 'pg';
 import type { CompressionRecord } from '../catalog/manifest';
 import type { PostgresComponent } from '../plan/schema';
 import { ComponentError, resolveEnvReference } from './errors';
-import { classifyPostgresError, parsePostgresUrl, restorePostgresDatabase, liveRowCountsAt } from './postgres';
+import { dropPostgresDatabase, liveRowCountsAt, parsePostgresUrl, restorePostgresDatabase, withDatabase } from './postgres';
 
 /** PostgreSQL truncates identifiers to 63 bytes: the random suffix must survive. */
 const MAX_IDENTIFIER = 63;
@@ -18,26 +17,6 @@ export function scratchDatabaseName(database: string): string {
   const suffix = `_verify_${randomBytes(4).toString('hex')}`;
   const base = database.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, MAX_IDENTIFIER - suffix.length);
   return `${base}${suffix}`;
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(database)}`;
-  return parsed.toString();
-}
-
-async function dropDatabase(componentName: string, url: string, database: string): Promise<void> {
-  const connection = parsePostgresUrl(componentName, url);
-  const admin = new Client({ connectionString: withDatabase(url, 'postgres'), connectionTimeoutMillis: 10_000, application_name: 'lifeboat-verify' });
-  admin.on('error', () => undefined);
-  try {
-    await admin.connect();
-    await admin.query(`drop database if exists ${admin.escapeIdentifier(database)} with (force)`);
-  } catch (error) {
-    throw classifyPostgresError(componentName, connection, error);
-  } finally {
-    await admin.end().catch(() => undefined);
-  }
 }
 
 export interface ScratchRestore {
@@ -65,7 +44,7 @@ export async function restoreIntoScratchDatabase(component: PostgresComponent, a
     artifact.destroy();
   }
   try {
-    await dropDatabase(component.name, url, database);
+    await dropPostgresDatabase(component.name, scratchUrl);
   } catch (error) {
     const detail = (error as Error).message;
     throw new ComponentError(component.name, `scratch database ${database} could not be dropped (${detail}): drop it by hand`, true, 'ScratchDatabaseLeft');

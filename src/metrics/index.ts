@@ -13,13 +13,17 @@ export const registry = new Registry();
 const planLabels = ['plan'] as const;
 const componentLabels = ['plan', 'component'] as const;
 
+/** A gauge, or a counter, labelled by plan, in the worker's registry. */
+const planGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: planLabels, registers: [registry] });
+const planCounter = (name: string, help: string) => new Counter({ name, help, labelNames: planLabels, registers: [registry] });
+
 export const metrics = {
-  lastSuccess: new Gauge({ name: 'lifeboat_backup_last_success_timestamp_seconds', help: 'When the newest complete backup set of the plan completed (Unix time).', labelNames: planLabels, registers: [registry] }),
-  duration: new Gauge({ name: 'lifeboat_backup_duration_seconds', help: 'Wall time of the last successful backup of the plan.', labelNames: planLabels, registers: [registry] }),
-  bytes: new Gauge({ name: 'lifeboat_backup_bytes', help: 'Stored bytes of the last successful backup set of the plan.', labelNames: planLabels, registers: [registry] }),
-  failures: new Counter({ name: 'lifeboat_backup_failures_total', help: 'Backup runs of the plan that failed.', labelNames: planLabels, registers: [registry] }),
-  staleAfter: new Gauge({ name: 'lifeboat_backup_stale_after_seconds', help: 'Age of the newest complete set after which the plan is stale (cadence plus margin).', labelNames: planLabels, registers: [registry] }),
-  stale: new Gauge({ name: 'lifeboat_backup_stale', help: '1 when the plan\'s newest complete set is older than its stale threshold.', labelNames: planLabels, registers: [registry] }),
+  lastSuccess: planGauge('lifeboat_backup_last_success_timestamp_seconds', 'When the newest complete backup set of the plan completed (Unix time).'),
+  duration: planGauge('lifeboat_backup_duration_seconds', 'Wall time of the last successful backup of the plan.'),
+  bytes: planGauge('lifeboat_backup_bytes', 'Stored bytes of the last successful backup set of the plan.'),
+  failures: planCounter('lifeboat_backup_failures_total', 'Backup runs of the plan that failed.'),
+  staleAfter: planGauge('lifeboat_backup_stale_after_seconds', 'Age of the newest complete set after which the plan is stale (cadence plus margin).'),
+  stale: planGauge('lifeboat_backup_stale', '1 when the plan\'s newest complete set is older than its stale threshold.'),
   componentLastSuccess: new Gauge({ name: 'lifeboat_component_backup_last_success_timestamp_seconds', help: 'When the component was last backed up successfully (Unix time).', labelNames: componentLabels, registers: [registry] }),
   componentDuration: new Gauge({ name: 'lifeboat_component_backup_duration_seconds', help: 'Wall time of the component\'s last successful backup.', labelNames: componentLabels, registers: [registry] }),
   componentBytes: new Gauge({ name: 'lifeboat_component_backup_bytes', help: 'Stored bytes of the component\'s last successful backup.', labelNames: componentLabels, registers: [registry] }),
@@ -64,12 +68,12 @@ export function recordPlanStatuses(statuses: PlanStatus[]): void {
 
 /** Restore drills (see README "Restore drills"); the Grafana dashboard and the drill alerts use them. */
 export const drillMetrics = {
-  lastSuccess: new Gauge({ name: 'lifeboat_drill_last_success_timestamp_seconds', help: 'When the newest passed restore drill of the plan completed (Unix time).', labelNames: planLabels, registers: [registry] }),
-  rto: new Gauge({ name: 'lifeboat_drill_rto_seconds', help: 'RTO measured by the last restore drill of the plan that got as far as passing its checks (drill start to checks passed).', labelNames: planLabels, registers: [registry] }),
-  rtoTarget: new Gauge({ name: 'lifeboat_drill_rto_target_seconds', help: "The plan's rtoTarget.", labelNames: planLabels, registers: [registry] }),
-  failures: new Counter({ name: 'lifeboat_drill_failures_total', help: 'Restore drills of the plan that failed or were refused.', labelNames: planLabels, registers: [registry] }),
-  window: new Gauge({ name: 'lifeboat_drill_window_seconds', help: 'A passed drill older than this makes the plan overdue (drill schedule staleAfter, else twice its cadence, else 8 days).', labelNames: planLabels, registers: [registry] }),
-  overdue: new Gauge({ name: 'lifeboat_drill_overdue', help: '1 while no drill of the plan has passed within its window.', labelNames: planLabels, registers: [registry] }),
+  lastSuccess: planGauge('lifeboat_drill_last_success_timestamp_seconds', 'When the newest passed restore drill of the plan completed (Unix time).'),
+  rto: planGauge('lifeboat_drill_rto_seconds', 'RTO measured by the last restore drill of the plan that got as far as passing its checks (drill start to checks passed).'),
+  rtoTarget: planGauge('lifeboat_drill_rto_target_seconds', "The plan's rtoTarget."),
+  failures: planCounter('lifeboat_drill_failures_total', 'Restore drills of the plan that failed or were refused.'),
+  window: planGauge('lifeboat_drill_window_seconds', 'A passed drill older than this makes the plan overdue (drill schedule staleAfter, else twice its cadence, else 8 days).'),
+  overdue: planGauge('lifeboat_drill_overdue', '1 while no drill of the plan has passed within its window.'),
 };
 
 /** Set by the drill's last activity, once its record is written. */
@@ -96,4 +100,17 @@ export function recordDrillStatuses(statuses: DrillStatus[]): void {
     drillMetrics.window.set(labels, status.windowMs / 1000);
     drillMetrics.overdue.set(labels, status.overdue ? 1 : 0);
   }
+}
+
+/** Recoveries (`lifeboat restore`): how long the last one took, and when it completed. */
+export const recoveryMetrics = {
+  rto: planGauge('lifeboat_recovery_rto_seconds', 'RTO of the last completed recovery of the plan (recovery start to done).'),
+  lastCompleted: planGauge('lifeboat_recovery_last_completed_timestamp_seconds', 'When the last recovery of the plan completed (Unix time).'),
+};
+
+/** Set once a recovery of `plan` completed: its RTO in milliseconds and when it completed. */
+export function recordRecovery(plan: string, rtoMs: number, completedAt: Date): void {
+  const labels = { plan };
+  recoveryMetrics.rto.set(labels, rtoMs / 1000);
+  recoveryMetrics.lastCompleted.set(labels, completedAt.getTime() / 1000);
 }

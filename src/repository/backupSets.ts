@@ -2,7 +2,7 @@
  * The repository logic written once on top of any store (restic's repository idea): list the sets of a
  * plan, read their manifests, verify their artifacts.
  */
-import { Readable, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkRecordedOrder, groupSets, manifestKey, manifestSchema, type ArtifactRef, type ListedSet, type Manifest } from '../catalog/manifest';
 import { verifyFailedKey, type VerifyFailedMark } from '../catalog/verifyMark';
@@ -13,6 +13,7 @@ import { ComponentError } from '../engines/errors';
 import type { Plan } from '../plan/schema';
 import { ObjectNotFoundError, type BackupStore } from '../stores/types';
 import { DigestStream } from './digest';
+import { readJson } from './storedJson';
 import { readVerifyMark } from './verifyMarks';
 
 export class ManifestUnreadableError extends Error {
@@ -24,21 +25,7 @@ export class ManifestUnreadableError extends Error {
 
 export async function readManifest(store: BackupStore, plan: string, setId: string): Promise<Manifest> {
   const key = manifestKey(plan, setId);
-  const chunks: Buffer[] = [];
-  for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
-  let document: unknown;
-  try {
-    document = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (error) {
-    throw new ManifestUnreadableError(key, `not JSON (${(error as Error).message})`);
-  }
-  const parsed = manifestSchema.safeParse(document);
-  if (!parsed.success) throw new ManifestUnreadableError(key, parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
-  return parsed.data;
-}
-
-export function manifestBody(manifest: Manifest): Readable {
-  return Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]);
+  return readJson(store, key, manifestSchema, ({ kind, detail }) => new ManifestUnreadableError(key, kind === 'json' ? `not JSON (${detail})` : detail));
 }
 
 export interface BackupSetListing {

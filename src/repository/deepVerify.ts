@@ -5,14 +5,14 @@
  * a set that fails is marked (verify-failed.json), never deleted, and no longer offered for restore.
  */
 import { randomInt } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import type { ComponentBackup, Manifest } from '../catalog/manifest';
 import { verifyFailedKey, type VerifyFailedMark } from '../catalog/verifyMark';
-import { Keyring, unsealingStream } from '../encryption';
+import { Keyring } from '../encryption';
 import { ComponentError } from '../engines/errors';
 import { restoreIntoScratchDatabase } from '../engines/postgresScratch';
 import type { Plan, PostgresComponent } from '../plan/schema';
 import type { BackupStore } from '../stores/types';
+import { restoreFromArtifact } from './artifactRead';
 import { verifyBackupSet, type SetVerification } from './backupSets';
 import { ChecksumMismatchError, VerifyingStream } from './digest';
 import { clearVerifyMark, writeVerifyMark } from './verifyMarks';
@@ -124,20 +124,16 @@ function failedOnEvidence(report: SetVerificationReport): boolean {
 async function restoreCheck(store: BackupStore, keyring: Keyring, component: PostgresComponent, recorded: ComponentBackup): Promise<RestoreCheck> {
   const check: RestoreCheck = { component: component.name, key: recorded.key, ok: true, tablesCompared: 0, problems: [] };
   try {
-    const decrypt = unsealingStream(recorded, keyring);
-    const source = await store.get(recorded.key);
     const verifying = new VerifyingStream(recorded.key, recorded.sha256, recorded.bytes);
     // Decompression happens in the restore's own child process (zstd -d piped into pg_restore).
-    const [read, restored] = await Promise.allSettled([pipeline(source, verifying, decrypt), restoreIntoScratchDatabase(component, decrypt, recorded.compression)]);
-    if (restored.status === 'rejected') throw read.status === 'rejected' && read.reason instanceof ChecksumMismatchError ? read.reason : restored.reason;
-    if (read.status === 'rejected') throw read.reason;
-    check.database = restored.value.database;
+    const restored = await restoreFromArtifact(store, keyring, recorded, verifying, (content, compression) => restoreIntoScratchDatabase(component, content, compression), { compressed: true });
+    check.database = restored.database;
     if (recorded.postgres?.rowCountsKind !== 'exact') {
       check.problems.push('the manifest holds estimated row counts only: the restore succeeded, counts were not compared');
       return check;
     }
     for (const [table, expected] of Object.entries(recorded.postgres.rowCounts)) {
-      const actual = restored.value.rowCounts[table];
+      const actual = restored.rowCounts[table];
       check.tablesCompared++;
       if (actual !== expected) {
         check.ok = false;

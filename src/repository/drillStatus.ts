@@ -30,9 +30,10 @@ export function drillWindowMs(plan: Plan, drillSchedule: ScheduleDescription | u
   return cadence === undefined ? DEFAULT_DRILL_WINDOW_MS : 2 * cadence;
 }
 
-export async function drillStatuses(client: Client, now: Date = new Date()): Promise<DrillStatus[]> {
+/** `schedules`: listPlanSchedules(client), when the caller already has it (the worker's refresh lists once for both statuses). */
+export async function drillStatuses(client: Client, now: Date = new Date(), schedules?: ScheduleDescription[]): Promise<DrillStatus[]> {
   const plans = new Map<string, { plan: Plan; since: Date; drillSchedule?: ScheduleDescription }>();
-  for (const description of await listPlanSchedules(client)) {
+  for (const description of schedules ?? (await listPlanSchedules(client))) {
     const drill = isDrillSchedule(description);
     const applied = drill ? appliedDrillOf(description) : appliedPlanOf(description);
     if (!applied?.plan.drill) continue;

@@ -1,11 +1,11 @@
 /** Drill history on top of any store: write one drill's record, list a plan's records newest first. */
-import { Readable } from 'node:stream';
 import { drillIdOfKey, drillRecordKey, drillRecordSchema, drillsPrefix, type DrillRecord } from '../catalog/drills';
 import type { BackupStore } from '../stores/types';
+import { jsonBody, readJson } from './storedJson';
 
 export async function writeDrillRecord(store: BackupStore, record: DrillRecord): Promise<string> {
   const key = drillRecordKey(record.plan, record.drillId);
-  await store.put(key, Readable.from([Buffer.from(`${JSON.stringify(drillRecordSchema.parse(record), null, 2)}\n`)]));
+  await store.put(key, jsonBody(drillRecordSchema.parse(record)));
   return key;
 }
 
@@ -24,11 +24,7 @@ export async function listDrillRecords(store: BackupStore, plan: string, limit =
   const history: DrillHistory = { records: [], unreadable: [] };
   for (const key of keys.slice(0, limit)) {
     try {
-      const chunks: Buffer[] = [];
-      for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
-      const parsed = drillRecordSchema.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      if (parsed.success) history.records.push(parsed.data);
-      else history.unreadable.push({ key, reason: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') });
+      history.records.push(await readJson(store, key, drillRecordSchema, ({ detail }) => new Error(detail)));
     } catch (error) {
       history.unreadable.push({ key, reason: (error as Error).message });
     }

@@ -1,5 +1,5 @@
 /** How every applied plan is doing: its newest complete set, its age against its cadence, stale or not. */
-import type { Client } from '@temporalio/client';
+import type { Client, ScheduleDescription } from '@temporalio/client';
 import { createStore } from '../stores';
 import { isDrillSchedule } from '../temporal/drillSchedule';
 import { appliedPlanOf, cadenceMs, listPlanSchedules, staleThresholdMs } from '../temporal/schedules';
@@ -26,9 +26,10 @@ export interface PlanStatus {
   error?: string;
 }
 
-export async function planStatuses(client: Client, now: Date = new Date()): Promise<PlanStatus[]> {
+/** `schedules`: listPlanSchedules(client), when the caller already has it (the worker's refresh lists once for both statuses). */
+export async function planStatuses(client: Client, now: Date = new Date(), schedules?: ScheduleDescription[]): Promise<PlanStatus[]> {
   const statuses: PlanStatus[] = [];
-  for (const description of await listPlanSchedules(client)) {
+  for (const description of schedules ?? (await listPlanSchedules(client))) {
     if (isDrillSchedule(description)) continue; // drills have their own status (./drillStatus)
     const applied = appliedPlanOf(description);
     const base = {

@@ -1,25 +1,25 @@
 /** Reading, writing and clearing the verify-failed mark of a set (layout in src/catalog/verifyMark.ts). */
-import { Readable } from 'node:stream';
 import { verifyFailedKey, verifyFailedMarkSchema, type VerifyFailedMark } from '../catalog/verifyMark';
 import type { BackupStore } from '../stores/types';
+import { jsonBody, readJson } from './storedJson';
+
+/** The mark's document is JSON, but not a mark. */
+class MalformedMarkError extends Error {}
 
 export async function readVerifyMark(store: BackupStore, plan: string, setId: string): Promise<VerifyFailedMark> {
   const key = verifyFailedKey(plan, setId);
-  const chunks: Buffer[] = [];
   try {
-    for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
-    const parsed = verifyFailedMarkSchema.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-    if (parsed.success) return parsed.data;
+    return await readJson(store, key, verifyFailedMarkSchema, ({ kind, detail }) => (kind === 'schema' ? new MalformedMarkError(detail) : new Error(detail)));
   } catch (error) {
     // An unreadable mark still marks the set: failing safe means not offering it for restore.
-    return { setId, at: new Date(0).toISOString(), reason: `marked as failed, but the mark ${key} cannot be read (${(error as Error).message})`, problems: [] };
+    const reason = error instanceof MalformedMarkError ? `marked as failed, but the mark ${key} is not in the expected form` : `marked as failed, but the mark ${key} cannot be read (${(error as Error).message})`;
+    return { setId, at: new Date(0).toISOString(), reason, problems: [] };
   }
-  return { setId, at: new Date(0).toISOString(), reason: `marked as failed, but the mark ${key} is not in the expected form`, problems: [] };
 }
 
 export async function writeVerifyMark(store: BackupStore, plan: string, mark: VerifyFailedMark): Promise<string> {
   const key = verifyFailedKey(plan, mark.setId);
-  await store.put(key, Readable.from([Buffer.from(`${JSON.stringify(mark, null, 2)}\n`)]));
+  await store.put(key, jsonBody(mark));
   return key;
 }
 

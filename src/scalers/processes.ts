@@ -4,6 +4,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { StderrTail } from '../engines/childProcess';
 
 const OUTPUT_TAIL_BYTES = 4096;
 const STDOUT_LIMIT_BYTES = 4 * 1024 * 1024;
@@ -42,14 +43,12 @@ export function runProgram(file: string, args: string[], options: RunOptions): P
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
-    let stderr = '';
+    const stderr = new StderrTail(OUTPUT_TAIL_BYTES);
     let killed: ProcessOutcome['killed'];
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       if (stdout.length < STDOUT_LIMIT_BYTES) stdout += chunk;
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-OUTPUT_TAIL_BYTES);
-    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.append(chunk));
     const disarm = limit((reason) => {
       killed = reason;
       child.kill('SIGKILL');
@@ -60,7 +59,7 @@ export function runProgram(file: string, args: string[], options: RunOptions): P
     });
     child.once('close', (exitCode, signal) => {
       disarm();
-      resolve({ exitCode, signal, stdout, outputTail: stderr.trim(), killed });
+      resolve({ exitCode, signal, stdout, outputTail: stderr.toString(), killed });
     });
   });
 }

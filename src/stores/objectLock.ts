@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ObjectLockConfig } from '../plan/schema';
 import { S3Store, StoreConfigurationError } from './s3';
+import { errorName } from './s3Errors';
 import type { BackupStore } from './types';
 
 /** A version whose retention date has not passed: nobody the worker or pruner should be may delete it. */
@@ -34,6 +35,8 @@ export interface ObjectVersion {
   key: string;
   versionId: string;
   deleteMarker: boolean;
+  /** When S3 stored the version (or delete marker). */
+  lastModified?: Date;
 }
 
 /** Every version and delete marker whose key starts with prefix. */
@@ -47,10 +50,14 @@ export async function listObjectVersions(store: S3Store, prefix: string): Promis
         new ListObjectVersionsCommand({ Bucket: store.bucket, Prefix: store.keyPrefix + prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
       );
       for (const version of page.Versions ?? []) {
-        if (version.Key !== undefined) versions.push({ key: version.Key.slice(store.keyPrefix.length), versionId: version.VersionId ?? 'null', deleteMarker: false });
+        if (version.Key !== undefined) {
+          versions.push({ key: version.Key.slice(store.keyPrefix.length), versionId: version.VersionId ?? 'null', deleteMarker: false, lastModified: version.LastModified });
+        }
       }
       for (const marker of page.DeleteMarkers ?? []) {
-        if (marker.Key !== undefined) versions.push({ key: marker.Key.slice(store.keyPrefix.length), versionId: marker.VersionId ?? 'null', deleteMarker: true });
+        if (marker.Key !== undefined) {
+          versions.push({ key: marker.Key.slice(store.keyPrefix.length), versionId: marker.VersionId ?? 'null', deleteMarker: true, lastModified: marker.LastModified });
+        }
       }
       if (!page.IsTruncated) break;
       keyMarker = page.NextKeyMarker;
@@ -63,7 +70,7 @@ export async function listObjectVersions(store: S3Store, prefix: string): Promis
 }
 
 /** The retention date of one version, if it has one. */
-export async function versionRetainUntil(store: S3Store, version: ObjectVersion): Promise<Date | undefined> {
+async function versionRetainUntil(store: S3Store, version: ObjectVersion): Promise<Date | undefined> {
   if (version.deleteMarker) return undefined;
   try {
     const head = await store.client.send(new HeadObjectCommand({ Bucket: store.bucket, Key: store.keyPrefix + version.key, VersionId: version.versionId }));
@@ -73,19 +80,24 @@ export async function versionRetainUntil(store: S3Store, version: ObjectVersion)
   }
 }
 
-/** The latest retention date of any version under prefix that is still in the future at `now`, or undefined. */
+/**
+ * The latest retention date of any version under prefix that is still in the future at `now`, or undefined.
+ * Every object is written with retain-until = its write time + the plan's days, and a set's manifest is written
+ * last, so the version written last holds the latest date: only that one is asked for (one HEAD per set).
+ */
 export async function lockedUntil(store: S3Store, prefix: string, now: Date = new Date()): Promise<Date | undefined> {
-  let latest: Date | undefined;
+  let newest: ObjectVersion | undefined;
   for (const version of await listObjectVersions(store, prefix)) {
-    const until = await versionRetainUntil(store, version);
-    if (until && until.getTime() > now.getTime() && (!latest || until.getTime() > latest.getTime())) latest = until;
+    if (version.deleteMarker) continue;
+    if (!newest || (version.lastModified?.getTime() ?? 0) > (newest.lastModified?.getTime() ?? 0)) newest = version;
   }
-  return latest;
+  const until = newest && (await versionRetainUntil(store, newest));
+  return until && until.getTime() > now.getTime() ? until : undefined;
 }
 
 /** How S3 refuses to delete a version under retention: AWS says AccessDenied, MinIO InvalidRequest "Object is WORM protected". */
 function isLockRefusal(err: unknown): boolean {
-  const name = (err as { name?: string }).name;
+  const name = errorName(err);
   return name === 'AccessDenied' || (name === 'InvalidRequest' && /WORM|retention|object lock/i.test((err as Error).message));
 }
 
@@ -135,7 +147,7 @@ export async function bucketProtection(store: S3Store): Promise<BucketProtection
       if (retention?.Mode) defaultRetention = { mode: retention.Mode, days: retention.Days, years: retention.Years };
     } catch (err) {
       // A bucket without object lock answers with an error rather than an empty configuration.
-      if (!/ObjectLockConfigurationNotFound/i.test(`${(err as Error).name} ${(err as Error).message}`)) throw err;
+      if (!/ObjectLockConfigurationNotFound/i.test(`${errorName(err)} ${(err as Error).message}`)) throw err;
     }
     return { bucket: store.bucket, versioning: versioning.Status ?? 'Disabled', objectLock, defaultRetention };
   } catch (err) {

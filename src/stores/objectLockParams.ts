@@ -5,6 +5,7 @@
  * locked write names its checksum algorithm and the SDK computes it for every request (single put or part).
  */
 import type { ObjectLockConfig } from '../plan/schema';
+import { errorName } from './s3Errors';
 
 const DAY_MS = 86_400_000;
 
@@ -31,7 +32,7 @@ export function objectLockParams(lock: ObjectLockConfig | undefined, now: Date =
 
 /** The message for a locked write to a bucket without object lock, or undefined for any other error. */
 export function objectLockProblem(err: unknown, bucket: string): string | undefined {
-  const name = typeof err === 'object' && err !== null && 'name' in err ? String(err.name) : '';
+  const name = errorName(err);
   const message = err instanceof Error ? err.message : '';
   if (!/ObjectLockConfiguration|object lock/i.test(`${name} ${message}`) || name === 'AccessDenied') return undefined;
   return (

@@ -14,6 +14,7 @@ import type { ObjectLockConfig, S3StoreConfig } from '../plan/schema';
 import { createS3Client } from './s3Client';
 import { assertValidKey, InvalidKeyError } from './keys';
 import { objectLockParams, objectLockProblem } from './objectLockParams';
+import { errorName } from './s3Errors';
 import { ObjectNotFoundError, type BackupStore, type PutOptions, type StoredObject } from './types';
 
 const MiB = 1024 * 1024;
@@ -262,11 +263,6 @@ export class S3Store implements BackupStore {
     return Math.max(this.configuredPartSize ?? DEFAULT_PART_SIZE, Math.ceil(expectedBytes / 9_000 / MiB) * MiB);
   }
 
-  /** The most bytes one put may buffer: its part size × (queueSize + 1). */
-  bufferBytesFor(expectedBytes: number | undefined): number {
-    return this.partSizeFor(expectedBytes) * (this.queueSize + 1);
-  }
-
   private async abortIncompleteUploadsAt(objectKey: string): Promise<number> {
     // Prefix matching also returns uploads of longer keys ("a" finds "ab"): only exact matches are this key's.
     const stale = (await this.listIncompleteUploadsAt(objectKey)).filter((upload) => upload.key === objectKey);
@@ -310,9 +306,9 @@ export class S3Store implements BackupStore {
   describe(err: unknown, key: string): unknown {
     const name = errorName(err);
     if (name === '' || err instanceof StoreConfigurationError) return err;
-    const lockProblem = objectLockProblem(err, `bucket '${this.bucket}' at ${this.endpointName}`);
-    if (lockProblem) return new StoreConfigurationError(lockProblem, 'ObjectLockNotEnabled', { cause: err });
     const bucket = `bucket '${this.bucket}' at ${this.endpointName}`;
+    const lockProblem = objectLockProblem(err, bucket);
+    if (lockProblem) return new StoreConfigurationError(lockProblem, 'ObjectLockNotEnabled', { cause: err });
     const cause = { cause: err };
     switch (name) {
       case 'NoSuchBucket':
@@ -425,10 +421,6 @@ export function isRetryableStoreError(err: unknown): boolean {
 }
 
 // Structural checks, not instanceof Error: Node's own errors (sockets, DNS) may come from another realm.
-function errorName(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'name' in err && typeof err.name === 'string' ? err.name : '';
-}
-
 function errorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }

@@ -6,7 +6,7 @@
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { Plan } from '../plan/schema';
 import { WORKFLOW_TYPES } from './names';
-import { appliedPlanOf, createOrUpdateSchedule, scheduleIdFor, ScheduleMissingError, scheduleTiming, type AppliedPlan } from './schedules';
+import { appliedPlanOf, createOrUpdateSchedule, scheduleIdFor, ScheduleMissingError, type AppliedPlan } from './schedules';
 
 const DRILL_SCHEDULE_SUFFIX = '.drill';
 
@@ -43,30 +43,13 @@ export async function applyDrillSchedule(client: Client, plan: Plan, revision: s
       throw error;
     }
   }
-  const options = {
+  return createOrUpdateSchedule(client, {
     scheduleId,
-    ...scheduleTiming(schedule),
-    action: {
-      type: 'startWorkflow' as const,
-      workflowType: WORKFLOW_TYPES.restoreDrill,
-      // Temporal appends the scheduled time, so each run's id is unique and readable.
-      workflowId: `lifeboat-drill-${plan.name}`,
-      taskQueue,
-      args: [{ plan, planRevision: revision }],
-    },
-    memo: { lifeboatPlan: plan.name, planRevision: revision, lifeboatDrill: true },
-  };
-  return createOrUpdateSchedule(client, options, (current) => {
-    const applied = appliedDrillOf(current);
-    return applied !== undefined && applied.revision === revision && applied.taskQueue === taskQueue;
+    schedule,
+    workflowType: WORKFLOW_TYPES.restoreDrill,
+    workflowId: `lifeboat-drill-${plan.name}`,
+    plan,
+    revision,
+    taskQueue,
   });
-}
-
-export async function describeDrillSchedule(client: Client, planName: string): Promise<ScheduleDescription> {
-  try {
-    return await client.schedule.getHandle(drillScheduleIdFor(planName)).describe();
-  } catch (error) {
-    if (error instanceof ScheduleNotFoundError) throw new DrillScheduleMissingError(planName);
-    throw error;
-  }
 }

@@ -54,26 +54,6 @@ export function scheduleTiming(schedule: Schedule): Required<Pick<ScheduleOption
   };
 }
 
-function scheduleOptions(plan: Plan, revision: string, taskQueue: string): ScheduleOptions {
-  const schedule = plan.schedule;
-  if (!schedule) throw new PlanHasNoScheduleError(plan.name);
-  const { spec, policies } = scheduleTiming(schedule);
-  return {
-    scheduleId: scheduleIdFor(plan.name),
-    spec,
-    action: {
-      type: 'startWorkflow',
-      workflowType: WORKFLOW_TYPES.backupPlan,
-      // Temporal appends the scheduled time, so each run's id is unique and readable.
-      workflowId: `lifeboat-backup-${plan.name}`,
-      taskQueue,
-      args: [{ plan, planRevision: revision }],
-    },
-    policies,
-    memo: { lifeboatPlan: plan.name, planRevision: revision },
-  };
-}
-
 /** What the schedule's action would run: the applied plan, its revision and task queue. */
 export interface AppliedPlan {
   plan: Plan;
@@ -92,14 +72,48 @@ export function appliedPlanOf(description: ScheduleDescription, workflowType: st
 
 /** Creates or updates the plan's schedule. Idempotent: the same plan revision and task queue change nothing. */
 export async function applyPlanSchedule(client: Client, plan: Plan, revision: string, taskQueue: string): Promise<'created' | 'updated' | 'unchanged'> {
-  return createOrUpdateSchedule(client, scheduleOptions(plan, revision, taskQueue), (current) => {
-    const applied = appliedPlanOf(current);
-    return applied !== undefined && applied.revision === revision && applied.taskQueue === taskQueue;
+  if (!plan.schedule) throw new PlanHasNoScheduleError(plan.name);
+  return createOrUpdateSchedule(client, {
+    scheduleId: scheduleIdFor(plan.name),
+    schedule: plan.schedule,
+    workflowType: WORKFLOW_TYPES.backupPlan,
+    workflowId: `lifeboat-backup-${plan.name}`,
+    plan,
+    revision,
+    taskQueue,
   });
 }
 
-/** Creates the schedule, or updates its spec, action and policies unless `unchanged` says the current one is it. */
-export async function createOrUpdateSchedule(client: Client, options: ScheduleOptions, unchanged: (current: ScheduleDescription) => boolean): Promise<'created' | 'updated' | 'unchanged'> {
+/** A schedule whose action starts `workflowType` with the plan as applied: a plan's backup schedule, or its drill schedule. */
+export interface PlanScheduleSpec {
+  scheduleId: string;
+  /** When it runs (the plan's schedule section, or its drill's). */
+  schedule: Schedule;
+  workflowType: string;
+  /** Temporal appends the scheduled time, so each run's id is unique and readable. */
+  workflowId: string;
+  plan: Plan;
+  revision: string;
+  taskQueue: string;
+}
+
+/**
+ * Creates the schedule, or updates its spec, action and policies unless it already runs this plan revision on this
+ * task queue (then nothing changes).
+ */
+export async function createOrUpdateSchedule(client: Client, spec: PlanScheduleSpec): Promise<'created' | 'updated' | 'unchanged'> {
+  const options: ScheduleOptions = {
+    scheduleId: spec.scheduleId,
+    ...scheduleTiming(spec.schedule),
+    action: {
+      type: 'startWorkflow',
+      workflowType: spec.workflowType,
+      workflowId: spec.workflowId,
+      taskQueue: spec.taskQueue,
+      args: [{ plan: spec.plan, planRevision: spec.revision }],
+    },
+    memo: { lifeboatPlan: spec.plan.name, planRevision: spec.revision },
+  };
   const handle = client.schedule.getHandle(options.scheduleId);
   let current: ScheduleDescription;
   try {
@@ -109,16 +123,18 @@ export async function createOrUpdateSchedule(client: Client, options: ScheduleOp
     await client.schedule.create(options);
     return 'created';
   }
-  if (unchanged(current)) return 'unchanged';
+  const applied = appliedPlanOf(current, spec.workflowType);
+  if (applied !== undefined && applied.revision === spec.revision && applied.taskQueue === spec.taskQueue) return 'unchanged';
   await handle.update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: options.policies }));
   return 'updated';
 }
 
-export async function describePlanSchedule(client: Client, planName: string): Promise<ScheduleDescription> {
+/** Describes a schedule; `missing()` is thrown when there is none (e.g. a ScheduleMissingError naming the plan). */
+export async function describeSchedule(client: Client, scheduleId: string, missing: () => Error): Promise<ScheduleDescription> {
   try {
-    return await client.schedule.getHandle(scheduleIdFor(planName)).describe();
+    return await client.schedule.getHandle(scheduleId).describe();
   } catch (error) {
-    if (error instanceof ScheduleNotFoundError) throw new ScheduleMissingError(planName);
+    if (error instanceof ScheduleNotFoundError) throw missing();
     throw error;
   }
 }

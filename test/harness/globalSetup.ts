@@ -1,4 +1,4 @@
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { createBucket } from './buckets';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,23 +35,6 @@ function locateBinaries(): { temporal: string; minio: string } {
   return { temporal, minio };
 }
 
-async function createBucket(endpoint: string, accessKey: string, secretKey: string): Promise<void> {
-  const s3 = new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  try {
-    // A plain bucket: tests that need versioning or object lock create their own (lock is set at creation).
-    await s3.send(new CreateBucketCommand({ Bucket: TEST_BUCKET }));
-  } finally {
-    s3.destroy();
-  }
-}
-
 /** Starts Temporal, PostgreSQL and MinIO in parallel on free loopback ports and publishes them via process.env. */
 export default async function globalSetup(): Promise<void> {
   // The SDK warns once per process that future releases need Node 22; on Node 20 that is noise in every test file.
@@ -84,7 +67,7 @@ export default async function globalSetup(): Promise<void> {
     startPostgresCluster({ superuserPassword: pgPassword, baseDir: root }).then((handle) => (parts.postgres = handle)),
     startMinio({ accessKey: s3AccessKey, secretKey: s3SecretKey, baseDir: root })
       .then((handle) => (parts.minio = handle))
-      .then((handle) => createBucket(handle.endpoint, s3AccessKey, s3SecretKey)),
+      .then((handle) => createBucket(handle.endpoint, s3AccessKey, s3SecretKey, TEST_BUCKET)),
   ]);
   const failures = results.flatMap((result, i) =>
     result.status === 'rejected' ? [`${['Temporal dev server', 'PostgreSQL', 'MinIO'][i]}: ${message(result.reason)}`] : [],

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { stringify } from 'yaml';
 import type { PlanInput } from '../../src/plan/schema';
 import { testEnv } from './env';
@@ -52,6 +52,25 @@ export function runCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd?: 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs `backup run --wait --json` and returns the new set's id; fails with the CLI's stderr when the backup does. */
+export async function backupSet(planFile: string, env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<string> {
+  const backup = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env, timeoutMs });
+  if (backup.code !== 0) throw new Error(`backup run --plan ${planFile} exited ${backup.code}:\n${backup.stderr}`);
+  return (JSON.parse(backup.stdout) as { setId: string }).setId;
+}
+
+/** Deletes the schedules a test created (the dev server outlives the test file); a schedule already gone is fine. */
+export async function deleteSchedules(client: Client, scheduleIds: string[]): Promise<void> {
+  for (const id of scheduleIds) {
+    await client.schedule
+      .getHandle(id)
+      .delete()
+      .catch((error: Error) => {
+        if (!(error instanceof ScheduleNotFoundError)) throw error;
+      });
+  }
 }
 
 export interface WorkerProcess {

@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { DrillRecord } from '../../src/catalog/drills';
 import type { PlanInput } from '../../src/plan/schema';
 import { createDatabase, runPgbenchInit, tempDir, testEnv, uniqueName } from '../harness/env';
-import { eventually, historyText, lifeboatEnv, runCli, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { backupSet, deleteSchedules, eventually, historyText, lifeboatEnv, runCli, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
 import { metricValue, startWorkerWithMetrics } from '../harness/metrics';
 import { fingerprint, sql } from '../harness/postgres';
 
@@ -51,7 +51,7 @@ describe('restore drills', () => {
   });
 
   afterAll(async () => {
-    for (const id of scheduleIds) await temporal.client.schedule.getHandle(id).delete().catch(() => undefined);
+    await deleteSchedules(temporal.client, scheduleIds);
     await worker?.stop();
     await temporal?.close();
     exportServer?.close();
@@ -67,11 +67,7 @@ describe('restore drills', () => {
     ...extra,
   });
 
-  async function backUp(file: string): Promise<string> {
-    const backup = await runCli(['backup', 'run', '--plan', file, '--wait', '--json'], { env });
-    expect(backup.code).toBe(0);
-    return (JSON.parse(backup.stdout) as { setId: string }).setId;
-  }
+  const backUp = (file: string) => backupSet(file, env);
 
   test('a scheduled drill restores into a sandbox, passes its checks there, records its RTO and leaves no sandbox behind', async () => {
     const name = uniqueName('scheduled').replace(/_/g, '-');
@@ -171,6 +167,18 @@ describe('restore drills', () => {
     expect(metricValue(text, 'lifeboat_drill_failures_total', name)).toBe(1);
   });
 
+  test('a drill that passes its checks but misses rtoTarget exits 1 and is recorded with rtoMet false', async () => {
+    const name = uniqueName('slow').replace(/_/g, '-');
+    const file = writePlan(dir, plan(name, { rtoTarget: '1ms', drill: { targets: { apps: { databaseSuffix: '_slowdrill' } } } }));
+    const setId = await backUp(file);
+    const drilled = await runCli(['drill', '--plan', file, '--set', setId, '--wait'], { env });
+    expect(drilled.code).toBe(1);
+    expect(drilled.stderr).toContain('missed rtoTarget');
+    const [record] = await drills(file, env);
+    expect(record).toMatchObject({ outcome: 'passed', setId, rtoTargetMs: 1, rtoMet: false });
+    expect(await databaseNames()).not.toContain(`${database}_slowdrill`);
+  });
+
   test('a drill whose sandbox resolves to the production database is refused before anything is touched', async () => {
     const name = uniqueName('refused').replace(/_/g, '-');
     const file = writePlan(dir, plan(name, { drill: { targets: { apps: { urlFromEnv: 'RESPELLED_APPS_URL' } } } }));
@@ -178,7 +186,9 @@ describe('restore drills', () => {
     // Production changes after the backup: a restore would undo this.
     await sql(productionUrl, "create table after_backup as select 'kept' as marker");
     const production = await fingerprint(productionUrl, ['pgbench_accounts', 'pgbench_branches', 'pgbench_history', 'after_backup']);
-    const databasesBefore = await databaseNames();
+    // Only this database's family: other test files create and drop databases on the same cluster meanwhile.
+    const ours = async () => (await databaseNames()).filter((name) => name.startsWith(database));
+    const databasesBefore = await ours();
 
     const drilled = await runCli(['drill', '--plan', file, '--wait'], { env });
     expect(drilled.code).toBe(2);
@@ -187,7 +197,7 @@ describe('restore drills', () => {
     expect(drilled.stderr).toContain('Point drill.targets.apps at a sandbox');
 
     expect(await fingerprint(productionUrl, ['pgbench_accounts', 'pgbench_branches', 'pgbench_history', 'after_backup'])).toEqual(production);
-    expect(await databaseNames()).toEqual(databasesBefore);
+    expect(await ours()).toEqual(databasesBefore);
     const [record] = await drills(file, env);
     expect(record).toMatchObject({ outcome: 'refused', cleanup: { dropped: [], problems: [] } });
     expect(record.setId).toBeUndefined();

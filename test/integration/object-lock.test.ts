@@ -111,6 +111,7 @@ describe('object lock on MinIO', () => {
     await store.put('multipart/big', Readable.from([body.subarray(0, 6 * 1024 * 1024), body.subarray(6 * 1024 * 1024)]));
     const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'multipart/big' }));
     expect(head.ContentLength).toBe(body.length);
+    expect(head.ETag).toMatch(/-3"$/); // a multipart object's ETag ends in -<parts>: the lock went on CreateMultipartUpload
     expect(head.ObjectLockMode).toBe('GOVERNANCE');
     expect(head.ObjectLockRetainUntilDate!.getTime()).toBeGreaterThan(Date.now() + DAY - 600_000);
     store.destroy();

@@ -43,6 +43,8 @@ describe('progress of long operations, printed as plain lines when not on a term
     const lines = result.stderr.split('\n');
     const progress = lines.filter((line) => PROGRESS.test(line));
     expect({ progress: progress.length > 0, stderr: result.stderr }).toEqual({ progress: true, stderr: result.stderr });
+    // Once the rate is known a line carries the ETA (the total is known from the start).
+    expect({ eta: progress.some((line) => /, ETA [\dms.]+$/.test(line)), stderr: result.stderr }).toEqual({ eta: true, stderr: result.stderr });
     // The estimate is pg_database_size, which bounds the dump from above.
     const [, done, doneUnit, total, totalUnit] = progress[0].match(/([\d.]+) (B|KiB|MiB|GiB) of ~([\d.]+) (B|KiB|MiB|GiB)/)!;
     const bytes = (value: string, unit: string) => Number(value) * 1024 ** ['B', 'KiB', 'MiB', 'GiB'].indexOf(unit);

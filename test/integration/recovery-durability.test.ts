@@ -14,7 +14,7 @@ import { startTemporalDevServer, type TemporalDevServerHandle } from '../../src/
 import { recoveryStatusQuery, type RecoveryReport, type RecoveryStatus } from '../../src/temporal/recovery';
 import { createDatabase, runPgbenchInit, tempDir, testEnv, uniqueName } from '../harness/env';
 import { fillWithRandomRows, fingerprint, PGBENCH_TABLES, sql } from '../harness/postgres';
-import { backgroundApp, eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { backgroundApp, eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, backupSet, type WorkerProcess } from '../harness/lifeboat';
 
 const MiB = 1024 * 1024;
 
@@ -71,9 +71,7 @@ describe('a worker SIGKILLed during the restore phase', () => {
     });
     const first = await startWorker(env);
     workers.push(first);
-    const backup = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env, timeoutMs: 300_000 });
-    expect(backup.code).toBe(0);
-    const setId = (JSON.parse(backup.stdout) as { setId: string }).setId;
+    const setId = await backupSet(planFile, env, 300_000);
     const expected = await fingerprint(url, ['blobs']);
     expect(expected.blobs).toMatch(/^70000:/);
 
@@ -174,9 +172,7 @@ describe('the Temporal dev server restarted while a recovery waits at the gate',
       components: [{ name: 'apps', type: 'postgres', connection: { urlFromEnv: 'APPS_DATABASE_URL' } }],
       restore: { approvals: { required: 1 } },
     });
-    const backup = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
-    expect(backup.code).toBe(0);
-    const setId = (JSON.parse(backup.stdout) as { setId: string }).setId;
+    const setId = await backupSet(planFile, env);
     const expected = await fingerprint(url, PGBENCH_TABLES);
     await sql(url, 'drop table pgbench_history; update pgbench_accounts set abalance = abalance + 1 where aid < 100');
 
@@ -272,9 +268,7 @@ done
       ],
       restore: { approvals: { required: 1 } },
     });
-    const backup = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
-    expect(backup.code).toBe(0);
-    const setId = (JSON.parse(backup.stdout) as { setId: string }).setId;
+    const setId = await backupSet(planFile, env);
     const manifest = (JSON.parse((await runCli(['backups', 'list', '--plan', planFile, '--json'], { env })).stdout) as { sets: Manifest[] }).sets[0];
     expect(manifest.setId).toBe(setId);
 
@@ -321,9 +315,7 @@ done
         approvals: { required: 1 },
       },
     });
-    const backup = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
-    expect(backup.code).toBe(0);
-    const setId = (JSON.parse(backup.stdout) as { setId: string }).setId;
+    const setId = await backupSet(planFile, env);
 
     execSync(startApp, { env });
     const pid = Number(readFileSync(pidFile, 'utf8'));

@@ -11,14 +11,15 @@ import type { PlanInput } from '../../src/plan/schema';
 import { approveRecoveryPointSignal, recoveryStatusQuery, type RecoveryReport, type RecoveryStatus } from '../../src/temporal/recovery';
 import { createDatabase, runPgbenchInit, tempDir, testEnv, uniqueName } from '../harness/env';
 import { fingerprint, sql } from '../harness/postgres';
-import { backgroundApp, eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { backgroundApp, backupSet, eventually, lifeboatEnv, runCli, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { metricValue, startWorkerWithMetrics } from '../harness/metrics';
 
 describe('disasterRecovery', () => {
   const dir = tempDir('recovery');
   const taskQueue = uniqueName('recovery');
   const urls: Record<string, string> = {};
   let env: NodeJS.ProcessEnv;
-  let worker: WorkerProcess;
+  let worker: WorkerProcess & { metricsUrl: string };
   let temporal: { client: Client; close(): Promise<void> };
   const appLog = path.join(dir, 'app.log');
   const pidFile = path.join(dir, 'app.pid');
@@ -42,7 +43,7 @@ done
 `,
     );
     env = lifeboatEnv(taskQueue, { APPS_DATABASE_URL: urls.apps, PARTICIPANT_DATABASE_URL: urls.participant, APPS_URL: urls.apps, PARTICIPANT_URL: urls.participant });
-    worker = await startWorker(env);
+    worker = await startWorkerWithMetrics(env);
     temporal = await temporalClient();
   });
 
@@ -71,9 +72,7 @@ done
 
   test('full drill: agree, scale down, restore in order, verify, scale up, report', async () => {
     const planFile = writePlan(dir, plan('drill'));
-    const backup = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
-    expect(backup.code).toBe(0);
-    const setId = (JSON.parse(backup.stdout) as { setId: string }).setId;
+    const setId = await backupSet(planFile, env);
     const expected = { apps: await fingerprint(urls.apps), participant: await fingerprint(urls.participant) };
 
     // The service runs, and then disaster: tables dropped, rows changed, junk added.
@@ -104,6 +103,9 @@ done
     expect(report.approvals.map((approval) => approval.approver)).toEqual(['alice', 'bob']);
     expect(report.rtoMs).toBeGreaterThan(0);
     expect(report.dataLossWindowMs).toBeGreaterThan(0);
+    const metrics = await (await fetch(worker.metricsUrl)).text();
+    expect(metricValue(metrics, 'lifeboat_recovery_rto_seconds', 'drill')).toBeCloseTo(report.rtoMs! / 1000, 2);
+    expect(metricValue(metrics, 'lifeboat_recovery_last_completed_timestamp_seconds', 'drill')).toBeGreaterThan(Date.now() / 1000 - 600);
     expect(report.steps.map((step) => `${step.outcome} ${step.step}`)).toEqual([
       'ok scale down command "app"',
       'ok restore apps',

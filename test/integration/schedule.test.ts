@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { PlanInput } from '../../src/plan/schema';
 import type { PlanStatus } from '../../src/repository/planStatus';
 import { createDatabase, runPgbenchInit, tempDir, uniqueName } from '../harness/env';
-import { eventually, lifeboatEnv, runCli, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { deleteSchedules, eventually, lifeboatEnv, runCli, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
 import { metricValue, startWorkerWithMetrics } from '../harness/metrics';
 
 async function completeSets(planFile: string, env: NodeJS.ProcessEnv): Promise<string[]> {
@@ -33,7 +33,7 @@ describe('schedules', () => {
   });
 
   afterAll(async () => {
-    for (const id of scheduleIds) await temporal.client.schedule.getHandle(id).delete().catch(() => undefined);
+    await deleteSchedules(temporal.client, scheduleIds);
     await worker?.stop();
     await temporal?.close();
   });

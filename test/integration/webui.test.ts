@@ -16,7 +16,7 @@ import { startTemporalDevServer, type TemporalDevServerHandle } from '../../src/
 import { recoveryStatusQuery, type RecoveryReport, type RecoveryStatus } from '../../src/temporal/recovery';
 import { artifactDir, launchChromium } from '../harness/browser';
 import { createDatabase, runPgbenchInit, tempDir, uniqueName } from '../harness/env';
-import { eventually, lifeboatEnv, runCli, startWorker, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { eventually, lifeboatEnv, runCli, startWorker, writePlan, backupSet, type WorkerProcess } from '../harness/lifeboat';
 
 /** The part of the SDK's built-in `__temporal_workflow_metadata` answer that the UI's signal picker reads. */
 interface WorkflowMetadata {
@@ -77,9 +77,7 @@ describe('Web UI: an operator approves a recovery point from the browser', () =>
       // No scaling targets: once agreed, the recovery restores and completes within seconds.
       restore: { approvals: { required: 1 } },
     });
-    const backup = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
-    expect(backup.code).toBe(0);
-    const setId = (JSON.parse(backup.stdout) as { setId: string }).setId;
+    const setId = await backupSet(planFile, env);
     const started = await runCli(['restore', 'start', '--plan', planFile, '--json'], { env });
     expect(started.code).toBe(0);
     const workflowId = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;

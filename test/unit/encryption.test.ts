@@ -95,7 +95,7 @@ describe('artifact encryption stream', () => {
     const tampered = Buffer.from(sealed);
     tampered[header + 1 * (CHUNK + 16) + 5] ^= 0x80;
     const released: Buffer[] = [];
-    await pipeline(source(tampered, 500), new DecryptStream('a', lookupOf(keyA)), new Writable({ write: (chunk: Buffer, _encoding, done) => (released.push(chunk), done()) })).catch(() => undefined);
+    await expect(pipeline(source(tampered, 500), new DecryptStream('a', lookupOf(keyA)), new Writable({ write: (chunk: Buffer, _encoding, done) => (released.push(chunk), done()) }))).rejects.toThrow('fails authentication');
     expect(Buffer.concat(released).equals(data.subarray(0, CHUNK))).toBe(true);
   });
 

@@ -1,4 +1,4 @@
-import { parsePostgresUrl } from '../../src/engines/postgres';
+import { parsePostgresUrl, withDatabase } from '../../src/engines/postgres';
 
 describe('PostgreSQL connection URLs', () => {
   test('the password leaves the URL that goes to argv, from the userinfo or a query parameter', () => {
@@ -9,6 +9,15 @@ describe('PostgreSQL connection URLs', () => {
     expect(fromQuery.password).toBe('s3cret');
     expect(fromQuery.urlWithoutPassword).not.toContain('s3cret');
     expect(fromQuery.urlWithoutPassword).toContain('application_name=x');
+  });
+
+  test('a dbname query parameter names the database, as libpq reads it; withDatabase replaces it', () => {
+    // Drop/create and pg_restore must aim at the database libpq would connect to, not at the path.
+    expect(parsePostgresUrl('db', 'postgres://u:p@h/apps?dbname=apps_sandbox').database).toBe('apps_sandbox');
+    const maintenance = withDatabase('postgres://u:p@h/apps?dbname=apps_sandbox&sslmode=require', 'postgres');
+    expect(parsePostgresUrl('db', maintenance).database).toBe('postgres');
+    expect(maintenance).toContain('sslmode=require');
+    expect(maintenance).not.toContain('dbname');
   });
 
   test('a URL that is not postgres fails clearly, without echoing it', () => {

@@ -15,8 +15,6 @@ describe('S3 part size', () => {
     expect(UNKNOWN_SIZE_PART_SIZE * 10_000).toBeGreaterThanOrEqual(TiB);
     expect(UNKNOWN_SIZE_PART_SIZE % MiB).toBe(0);
     expect(UNKNOWN_SIZE_PART_SIZE).toBe(105 * MiB);
-    // Memory per put: partSize × (queueSize + 1), with the default queue of 2.
-    expect(store.bufferBytesFor(undefined)).toBe(3 * 105 * MiB);
     store.destroy();
   });
 
@@ -31,10 +29,9 @@ describe('S3 part size', () => {
     store.destroy();
   });
 
-  test('the plan bounds memory: partSizeMiB and uploadQueueSize', () => {
+  test('a configured partSizeMiB is the part size for unknown sizes and the floor for estimated ones', () => {
     const store = new S3Store({ ...base, partSizeMiB: 8, uploadQueueSize: 1 }, { credentials });
     expect(store.partSizeFor(undefined)).toBe(8 * MiB);
-    expect(store.bufferBytesFor(undefined)).toBe(16 * MiB);
     expect(store.partSizeFor(10 * MiB)).toBe(8 * MiB); // a configured part size is the floor for estimated sizes too
     store.destroy();
   });

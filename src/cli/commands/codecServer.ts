@@ -2,13 +2,7 @@
 import type { Command } from 'commander';
 import { startCodecServer } from '../../encryption/codecServer';
 import { PAYLOAD_KEY_HELP, payloadCodecFromEnv } from '../../encryption/payloadCodec';
-import { UsageError } from '../errors';
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (0-65535), not "${value}"`);
-  return port;
-}
+import { portOption, UsageError } from '../errors';
 
 function parseOrigin(value: string, previous: string[]): string[] {
   let origin: string;
@@ -25,7 +19,7 @@ export function registerCodecServerCommand(program: Command): void {
   program
     .command('codec-server')
     .description(`serve Temporal's codec server protocol (POST /encode, /decode) with the payload keys (${PAYLOAD_KEY_HELP})`)
-    .option('--port <port>', 'port to listen on', parsePort, 8888)
+    .option('--port <port>', 'port to listen on', portOption('--port'), 8888)
     .option('--host <address>', 'address to listen on (anyone who can reach it can decrypt payloads)', '127.0.0.1')
     .option('--cors-origin <url>', 'an origin allowed to call it from a browser, e.g. the Web UI http://localhost:8233 (repeatable)', parseOrigin, [] as string[])
     .action(async (options: { port: number; host: string; corsOrigin: string[] }) => {

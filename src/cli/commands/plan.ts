@@ -25,4 +25,10 @@ export function registerPlanCommands(program: Command): void {
         console.log(`  ${component.name} (${component.type})${component.after.length > 0 ? ` after ${component.after.join(', ')}` : ''}`);
       }
     });
+  plan
+    .command('apply')
+    .description("create or update the plan's Temporal Schedule (lifeboat-<plan>); applying the same plan twice changes nothing")
+    .argument('<file>', 'plan file')
+    // Loaded only here: the schedule module brings the Temporal client, which `plan validate` does without.
+    .action(async (file: string) => (await import('./schedule')).applyPlan(file));
 }

@@ -1,5 +1,5 @@
 /** `lifeboat restore ...`: start a disaster recovery, approve its recovery point, follow it, resume or abort it. */
-import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadPlanFile } from '../../plan/load';
 import { uniqueRunSuffix, withTemporalClient } from '../../temporal/connection';
@@ -57,6 +57,7 @@ export function printRecoveryStatus(status: RecoveryStatus): void {
 async function showRecoveryProgress(
   client: Client,
   handle: ReturnType<Client['workflow']['getHandle']>,
+  description: WorkflowExecutionDescription,
   status: RecoveryStatus,
   watching: { tracker: ProgressTracker; printer: ProgressPrinter; lastStatus: string },
 ): Promise<void> {
@@ -67,7 +68,7 @@ async function showRecoveryProgress(
     watching.printer.detach();
     watching.lastStatus = summary;
   }
-  const { activities } = await pendingActivities(client, handle);
+  const { activities } = await pendingActivities(client, handle, description);
   const samples = activities.flatMap(({ activityType, details }): ProgressSample[] => {
     if (activityType !== 'restoreComponent' || typeof details?.component !== 'string') return [];
     const done = typeof details.bytes === 'number' ? details.bytes : undefined;
@@ -153,7 +154,7 @@ export function registerRestoreCommands(program: Command): void {
           }
           const status = await handle.query(recoveryStatusQuery);
           if (options.json) printJson(status);
-          else if (options.watch) await showRecoveryProgress(client, handle, status, watching);
+          else if (options.watch) await showRecoveryProgress(client, handle, description, status, watching);
           else printRecoveryStatus(status);
           if (!options.watch) return;
           await new Promise((resolve) => setTimeout(resolve, 1000));

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import type { Client } from '@temporalio/client';
+import type { Client, ScheduleDescription } from '@temporalio/client';
 import type { Command } from 'commander';
+import type { Plan } from '../../plan/schema';
 import { loadPlanFile } from '../../plan/load';
 import { planStatuses, type PlanStatus } from '../../repository/planStatus';
 import { withTemporalClient, type TemporalSettings } from '../../temporal/connection';
-import { applyPlanSchedule, appliedPlanOf, cadenceMs, describePlanSchedule, listPlanSchedules, PlanHasNoScheduleError, ScheduleMissingError, scheduleIdFor } from '../../temporal/schedules';
-import { applyDrillSchedule, appliedDrillOf, describeDrillSchedule, drillScheduleIdFor, isDrillSchedule } from '../../temporal/drillSchedule';
+import { applyPlanSchedule, appliedPlanOf, cadenceMs, describeSchedule, listPlanSchedules, PlanHasNoScheduleError, ScheduleMissingError, scheduleIdFor } from '../../temporal/schedules';
+import { applyDrillSchedule, appliedDrillOf, drillScheduleIdFor, DrillScheduleMissingError, isDrillSchedule } from '../../temporal/drillSchedule';
 import { UsageError } from '../errors';
 import { formatTable, humanDuration, printJson } from '../output';
 
@@ -28,23 +29,32 @@ function describeCadence(status: Pick<PlanStatus, 'cadenceMs'>): string {
   return status.cadenceMs === undefined ? '?' : `every ${humanDuration(status.cadenceMs)}`;
 }
 
-export function registerScheduleCommands(program: Command): void {
-  const plan = program.commands.find((command) => command.name() === 'plan') as Command;
-  plan
-    .command('apply')
-    .description("create or update the plan's Temporal Schedule (lifeboat-<plan>); applying the same plan twice changes nothing")
-    .argument('<file>', 'plan file')
-    .action(async (file: string) => {
-      const loaded = await loadPlanFile(file);
-      if (!loaded.plan.schedule) throw new UsageError(new PlanHasNoScheduleError(loaded.plan.name).message);
-      await withScheduleClient(async (client, settings) => {
-        const outcome = await applyPlanSchedule(client, loaded.plan, loaded.revision, settings.taskQueue);
-        console.log(`schedule ${scheduleIdFor(loaded.plan.name)} ${outcome} (plan revision ${loaded.revision}, task queue ${settings.taskQueue})`);
-        const drillOutcome = await applyDrillSchedule(client, loaded.plan, loaded.revision, settings.taskQueue);
-        if (drillOutcome !== 'none') console.log(`drill schedule ${drillScheduleIdFor(loaded.plan.name)} ${drillOutcome}`);
-      });
-    });
+/** The plan's backup schedule, or with `drill` its drill schedule; a missing one throws a ScheduleMissingError. */
+export function describeScheduleOf(client: Client, planName: string, drill = false): Promise<ScheduleDescription> {
+  return drill
+    ? describeSchedule(client, drillScheduleIdFor(planName), () => new DrillScheduleMissingError(planName))
+    : describeSchedule(client, scheduleIdFor(planName), () => new ScheduleMissingError(planName));
+}
 
+/**
+ * Applies a plan's schedules: creates or updates its backup schedule, and creates, updates or removes its drill
+ * schedule. Says what changed. `plan apply` and `lifeboat up` both apply plans with it.
+ */
+export async function applySchedules(client: Client, plan: Plan, revision: string, taskQueue: string, say: (line: string) => void = console.log): Promise<void> {
+  const outcome = await applyPlanSchedule(client, plan, revision, taskQueue);
+  say(`schedule ${scheduleIdFor(plan.name)} ${outcome} (plan revision ${revision}, task queue ${taskQueue})`);
+  const drillOutcome = await applyDrillSchedule(client, plan, revision, taskQueue);
+  if (drillOutcome !== 'none') say(`drill schedule ${drillScheduleIdFor(plan.name)} ${drillOutcome}`);
+}
+
+/** `plan apply FILE` (registered by the plan module, which loads this one only when apply runs). */
+export async function applyPlan(file: string): Promise<void> {
+  const loaded = await loadPlanFile(file);
+  if (!loaded.plan.schedule) throw new UsageError(new PlanHasNoScheduleError(loaded.plan.name).message);
+  await withScheduleClient((client, settings) => applySchedules(client, loaded.plan, loaded.revision, settings.taskQueue));
+}
+
+export function registerScheduleCommands(program: Command): void {
   const schedule = program.command('schedule').description("manage plans' Temporal Schedules");
   schedule
     .command('list')
@@ -85,7 +95,7 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (planArgument: string, options: { reason?: string; drill?: boolean }) => {
       const name = await planName(planArgument);
       await withScheduleClient(async (client) => {
-        const { scheduleId } = await (options.drill ? describeDrillSchedule : describePlanSchedule)(client, name);
+        const { scheduleId } = await describeScheduleOf(client, name, options.drill);
         await client.schedule.getHandle(scheduleId).pause(options.reason ?? 'paused with lifeboat schedule pause');
         console.log(`schedule ${scheduleId} paused`);
       });
@@ -98,7 +108,7 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (planArgument: string, options: { drill?: boolean }) => {
       const name = await planName(planArgument);
       await withScheduleClient(async (client) => {
-        const { scheduleId } = await (options.drill ? describeDrillSchedule : describePlanSchedule)(client, name);
+        const { scheduleId } = await describeScheduleOf(client, name, options.drill);
         await client.schedule.getHandle(scheduleId).unpause('resumed with lifeboat schedule resume');
         console.log(`schedule ${scheduleId} resumed`);
       });
@@ -111,7 +121,7 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (planArgument: string, options: { drill?: boolean }) => {
       const name = await planName(planArgument);
       await withScheduleClient(async (client) => {
-        const description = await (options.drill ? describeDrillSchedule : describePlanSchedule)(client, name);
+        const description = await describeScheduleOf(client, name, options.drill);
         // The SDK's trigger defaults to ALLOW_ALL, which would let two backups of one plan overlap.
         await client.schedule.getHandle(description.scheduleId).trigger(description.policies.overlap);
         console.log(`schedule ${description.scheduleId} triggered (overlap policy ${description.policies.overlap})`);

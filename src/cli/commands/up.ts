@@ -17,8 +17,8 @@ import { connectClient, uniqueRunSuffix } from '../../temporal/connection';
 import { backupWorkflowId, DEFAULT_TASK_QUEUE, WORKFLOW_TYPES } from '../../temporal/names';
 import { humanBytes } from '../output';
 import { installSdkMetrics, startMetricsServer } from '../../../worker/metrics';
-import { applyPlanSchedule, describePlanSchedule } from '../../temporal/schedules';
-import { UsageError } from '../errors';
+import { portOption } from '../errors';
+import { applySchedules, describeScheduleOf } from './schedule';
 
 const EXAMPLE_PLAN = path.resolve(__dirname, '..', '..', '..', '..', 'examples', 'plan.yaml');
 /** The example plan's environment variables and the databases `up` creates for them. */
@@ -59,13 +59,9 @@ export function registerUpCommand(program: Command): void {
     .option('--plan <file>', 'plan to back up', EXAMPLE_PLAN)
     .option('--state-dir <dir>', "where the dev server's database lives", '.lifeboat')
     .option('--once', 'stop everything after the first backup instead of running until Ctrl-C')
-    .option('--metrics-port <port>', "the worker's Prometheus metrics (default 9464, or a free port when it is taken)")
-    .action(async (options: { plan: string; stateDir: string; once?: boolean; metricsPort?: string }) => {
+    .option('--metrics-port <port>', "the worker's Prometheus metrics (default 9464, or a free port when it is taken)", portOption('--metrics-port'))
+    .action(async (options: { plan: string; stateDir: string; once?: boolean; metricsPort?: number }) => {
       const { plan, revision } = await loadPlanFile(options.plan);
-      const metricsPort = options.metricsPort === undefined ? undefined : Number(options.metricsPort);
-      if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) {
-        throw new UsageError(`--metrics-port must be a port number (0-65535), not "${options.metricsPort}"`);
-      }
       // The SDK's metrics exporter is part of the runtime, which must exist before any connection is made.
       await installSdkMetrics();
       mkdirSync(options.stateDir, { recursive: true });
@@ -96,7 +92,7 @@ export function registerUpCommand(program: Command): void {
           await workerConnection.close();
         });
         say(`worker polling task queue "${settings.taskQueue}"`);
-        const metrics = await startMetricsServer(metricsPort ?? (await portOr(9464)), '127.0.0.1');
+        const metrics = await startMetricsServer(options.metricsPort ?? (await portOr(9464)), '127.0.0.1');
         cleanups.push(() => metrics.close());
         say(`metrics at ${metrics.url}`);
 
@@ -115,8 +111,9 @@ export function registerUpCommand(program: Command): void {
         for (const component of result.components) say(`  ${component.name}: ${humanBytes(component.bytes)} sha256 ${component.sha256.slice(0, 16)}…`);
         if (temporal.uiUrl) say(`see the workflow at ${temporal.uiUrl}/namespaces/${temporal.namespace}/workflows/${workflowId}`);
         if (plan.schedule) {
-          await applyPlanSchedule(client, plan, revision, settings.taskQueue);
-          const schedule = await describePlanSchedule(client, plan.name);
+          // As `plan apply` does: the backup schedule, and the drill schedule when the plan has one.
+          await applySchedules(client, plan, revision, settings.taskQueue, say);
+          const schedule = await describeScheduleOf(client, plan.name);
           const next = schedule.info.nextActionTimes[0];
           say(`next scheduled run: ${next ? next.toISOString() : 'none'} (schedule ${schedule.scheduleId}${options.once ? ', runs while `lifeboat up` does' : ''})`);
         } else {

@@ -6,16 +6,11 @@ import { recordDrillStatuses, recordPlanStatuses } from '../../metrics';
 import { drillStatuses } from '../../repository/drillStatus';
 import { planStatuses } from '../../repository/planStatus';
 import { connectClient, temporalSettingsFromEnv } from '../../temporal/connection';
-import { UsageError } from '../errors';
+import { listPlanSchedules } from '../../temporal/schedules';
+import { portOption, UsageError } from '../errors';
 
 /** How often the worker re-reads every applied plan's newest set for the staleness gauges. */
 const STATUS_REFRESH_MS = 60_000;
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--metrics-port must be a port number (0-65535), not "${value}"`);
-  return port;
-}
 
 export function registerWorkerCommand(program: Command): void {
   program
@@ -27,12 +22,12 @@ export function registerWorkerCommand(program: Command): void {
       if (!Number.isInteger(count) || count < 1) throw new UsageError(`--max-concurrent must be a whole number of at least 1, not "${value}"`);
       return count;
     })
-    .option('--metrics-port <port>', 'serve Prometheus metrics on this port (default LIFEBOAT_METRICS_PORT; none when unset)')
-    .action(async (options: { taskQueue?: string; maxConcurrent?: number; metricsPort?: string }) => {
+    .option('--metrics-port <port>', 'serve Prometheus metrics on this port (default LIFEBOAT_METRICS_PORT; none when unset)', portOption('--metrics-port'))
+    .action(async (options: { taskQueue?: string; maxConcurrent?: number; metricsPort?: number }) => {
       const settings = temporalSettingsFromEnv();
       if (options.taskQueue) settings.taskQueue = options.taskQueue;
-      const metricsPortText = options.metricsPort ?? process.env.LIFEBOAT_METRICS_PORT;
-      const metricsPort = metricsPortText === undefined ? undefined : parsePort(metricsPortText);
+      const fromEnv = process.env.LIFEBOAT_METRICS_PORT;
+      const metricsPort = options.metricsPort ?? (fromEnv === undefined ? undefined : portOption('LIFEBOAT_METRICS_PORT')(fromEnv));
       let metricsServer: MetricsServer | undefined;
       let refresh: NodeJS.Timeout | undefined;
       let statusConnection: Connection | undefined;
@@ -51,10 +46,19 @@ export function registerWorkerCommand(program: Command): void {
             const refreshStatuses = async () => {
               if (refreshing) return;
               refreshing = true;
-              await Promise.all([
-                planStatuses(connected.client).then(recordPlanStatuses, (error: Error) => console.error(`status refresh failed: ${error.message}`)),
-                drillStatuses(connected.client).then(recordDrillStatuses, (error: Error) => console.error(`drill status refresh failed: ${error.message}`)),
-              ]).finally(() => (refreshing = false));
+              try {
+                // One listing (list, describe and validate every schedule) feeds both.
+                const schedules = await listPlanSchedules(connected.client);
+                const now = new Date();
+                await Promise.all([
+                  planStatuses(connected.client, now, schedules).then(recordPlanStatuses, (error: Error) => console.error(`status refresh failed: ${error.message}`)),
+                  drillStatuses(connected.client, now, schedules).then(recordDrillStatuses, (error: Error) => console.error(`drill status refresh failed: ${error.message}`)),
+                ]);
+              } catch (error) {
+                console.error(`status refresh failed: ${(error as Error).message}`);
+              } finally {
+                refreshing = false;
+              }
             };
             void refreshStatuses();
             refresh = setInterval(refreshStatuses, Number(process.env.LIFEBOAT_STATUS_REFRESH_MS || STATUS_REFRESH_MS));

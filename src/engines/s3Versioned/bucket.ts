@@ -12,6 +12,7 @@ import {
 import type { S3VersionedComponent } from '../../plan/schema';
 import { isRetryableStoreError } from '../../stores/s3';
 import { createS3Client } from '../../stores/s3Client';
+import { errorName } from '../../stores/s3Errors';
 import { ComponentError, resolveEnvReference } from '../errors';
 import { compareKeys } from './versionMap';
 
@@ -44,10 +45,6 @@ export function openVersionedBucket(component: S3VersionedComponent): VersionedB
     where,
     failure: (error, doing) => classifyBucketError(component, where, error, doing),
   };
-}
-
-function errorName(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'name' in error && typeof error.name === 'string' ? error.name : '';
 }
 
 function classifyBucketError(component: S3VersionedComponent, where: string, error: unknown, doing: string): ComponentError {

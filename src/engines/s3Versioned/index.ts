@@ -14,7 +14,7 @@ import type { S3VersionedFacts } from '../../catalog/manifest';
 import type { Plan, S3VersionedComponent } from '../../plan/schema';
 import { ComponentError } from '../errors';
 import type { ComponentDump, DumpContext, Engine, RestoreContext } from '../types';
-import { assertVersioningEnabled, lifecycleRulesFor, listKeyVersions, openVersionedBucket, type KeyVersions } from './bucket';
+import { assertVersioningEnabled, lifecycleRulesFor, listKeyVersions, openVersionedBucket, type KeyVersions, type VersionedBucket } from './bucket';
 import { ReferencedKeysCheck, referencedKeys } from './consistency';
 import { hideKey, restoredFromMark, restoreVersion } from './copy';
 import { assessLifecycle, retentionDays } from './lifecycle';
@@ -28,51 +28,60 @@ const APPLY_CONCURRENCY = 16;
 
 async function dumpS3Versioned(component: S3VersionedComponent, context: DumpContext): Promise<ComponentDump> {
   const bucket = openVersionedBucket(component);
-  await assertVersioningEnabled(bucket, component.name);
-  const lifecycle = assessLifecycle(await lifecycleRulesFor(bucket), retentionDays(context.plan));
-  const facts: S3VersionedFacts = {
-    bucket: component.bucket,
-    prefix: component.prefix,
-    objects: 0,
-    bytes: 0,
-    noncurrentExpirationDays: lifecycle.noncurrentExpirationDays,
-    retentionDays: retentionDays(context.plan),
-    warnings: lifecycle.warnings,
-  };
-  let settle: { resolve(value: { s3Versioned: S3VersionedFacts }): void; reject(error: unknown): void } | undefined;
-  const finished = new Promise<{ s3Versioned: S3VersionedFacts }>((resolve, reject) => (settle = { resolve, reject }));
-  finished.catch(() => undefined); // reported through the stream until the caller awaits it
-  async function* mapChunks(): AsyncGenerator<Buffer> {
-    try {
-      let pending = encodeHeader({ bucket: component.bucket, prefix: component.prefix });
-      // Only the version current now, and only keys that are not deleted; S3 lists keys in order, so the map is too.
-      for await (const listed of listKeyVersions(bucket)) {
-        if (!listed.current) continue;
-        facts.objects++;
-        facts.bytes += listed.current.size;
-        pending += encodeRecord({ key: listed.key, ...listed.current });
-        if (pending.length >= CHUNK_BYTES) {
-          yield Buffer.from(pending);
-          pending = '';
+  // The client is closed when the map stream closes (ended, failed or destroyed), or below if no stream is made.
+  let streamOwnsClient = false;
+  try {
+    await assertVersioningEnabled(bucket, component.name);
+    const days = retentionDays(context.plan);
+    const lifecycle = assessLifecycle(await lifecycleRulesFor(bucket), days);
+    const facts: S3VersionedFacts = {
+      bucket: component.bucket,
+      prefix: component.prefix,
+      objects: 0,
+      bytes: 0,
+      noncurrentExpirationDays: lifecycle.noncurrentExpirationDays,
+      retentionDays: days,
+      warnings: lifecycle.warnings,
+    };
+    let settle: { resolve(value: { s3Versioned: S3VersionedFacts }): void; reject(error: unknown): void } | undefined;
+    const finished = new Promise<{ s3Versioned: S3VersionedFacts }>((resolve, reject) => (settle = { resolve, reject }));
+    finished.catch(() => undefined); // reported through the stream until the caller awaits it
+    async function* mapChunks(): AsyncGenerator<Buffer> {
+      try {
+        let pending = encodeHeader({ bucket: component.bucket, prefix: component.prefix });
+        // Only the version current now, and only keys that are not deleted; S3 lists keys in order, so the map is too.
+        for await (const listed of listKeyVersions(bucket)) {
+          if (!listed.current) continue;
+          facts.objects++;
+          facts.bytes += listed.current.size;
+          pending += encodeRecord({ key: listed.key, ...listed.current });
+          if (pending.length >= CHUNK_BYTES) {
+            yield Buffer.from(pending);
+            pending = '';
+          }
         }
+        yield Buffer.from(pending);
+        settle?.resolve({ s3Versioned: facts });
+      } catch (error) {
+        settle?.reject(error);
+        throw error;
       }
-      yield Buffer.from(pending);
-      settle?.resolve({ s3Versioned: facts });
-    } catch (error) {
-      settle?.reject(error);
-      throw error;
     }
+    const stream = Readable.from(mapChunks(), { objectMode: false });
+    stream.once('close', () => bucket.client.destroy());
+    streamOwnsClient = true;
+    return {
+      stream,
+      finished,
+      abort: () => {
+        const error = new ComponentError(component.name, 'listing the bucket was stopped', true, 'Aborted');
+        settle?.reject(error);
+        stream.destroy(error);
+      },
+    };
+  } finally {
+    if (!streamOwnsClient) bucket.client.destroy();
   }
-  const stream = Readable.from(mapChunks(), { objectMode: false });
-  return {
-    stream,
-    finished,
-    abort: () => {
-      const error = new ComponentError(component.name, 'listing the bucket was stopped', true, 'Aborted');
-      settle?.reject(error);
-      stream.destroy(error);
-    },
-  };
 }
 
 async function checkVersionMap(component: S3VersionedComponent, artifact: Readable): Promise<void> {
@@ -91,9 +100,8 @@ async function write(out: WriteStream, line: string): Promise<void> {
   if (!out.write(line)) await new Promise<void>((resolve, reject) => out.once('drain', resolve).once('error', reject));
 }
 
-/** Runs the actions written to `file` with a few in flight at once; resolves with how many ran. */
-async function applyActions(file: string, component: S3VersionedComponent, onDone: (done: number) => void): Promise<number> {
-  const bucket = openVersionedBucket(component);
+/** Runs the actions written to `file` on `bucket` with a few in flight at once; resolves with how many ran. */
+async function applyActions(file: string, bucket: VersionedBucket, onDone: (done: number) => void): Promise<number> {
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   const inFlight = new Set<Promise<void>>();
   let done = 0;
@@ -114,7 +122,6 @@ async function applyActions(file: string, component: S3VersionedComponent, onDon
     await Promise.all(inFlight);
   } finally {
     lines.close();
-    bucket.client.destroy();
   }
   if (failure) throw bucket.failure(failure, 'rolling an object back');
   return done;
@@ -174,7 +181,7 @@ async function restoreS3Versioned(component: S3VersionedComponent, artifact: Rea
     if (unreferenced && unreferenced.count > 0) throw consistencyFailure(component, unreferenced, 'in the version map; nothing was changed');
     const total = summary.restore + summary.delete;
     progress({ phase: 'applying', objects: 0, of: total });
-    await applyActions(actionsFile, component, (done) => progress({ phase: 'applying', objects: done, of: total }));
+    await applyActions(actionsFile, bucket, (done) => progress({ phase: 'applying', objects: done, of: total }));
   } finally {
     await consistency?.close();
     bucket.client.destroy();
