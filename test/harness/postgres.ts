@@ -27,15 +27,19 @@ export async function fingerprint(url: string, tables: string[] = PGBENCH_TABLES
   return result;
 }
 
-/** About 190 MB of incompressible rows, so that a restore streams for several seconds. */
-export async function fillWithRandomRows(url: string): Promise<void> {
+/**
+ * Incompressible rows, about 2.8 KB each on disk (70,000 rows: 190 MB), so that a dump or restore streams for
+ * several seconds.
+ */
+export async function fillWithRandomRows(url: string, rows = 70_000): Promise<void> {
   const client = new PgClient({ connectionString: url });
   await client.connect();
   try {
     await client.query('create table blobs (id int primary key, payload bytea)');
     await client.query(
       `insert into blobs select g, (select decode(string_agg(md5(random()::text || g || s), ''), 'hex') from generate_series(1, 128) s)
-         from generate_series(1, 70000) g`,
+         from generate_series(1, $1) g`,
+      [rows],
     );
   } finally {
     await client.end();

@@ -1,7 +1,8 @@
 /**
  * Progress in a log (stdout/stderr not a terminal): `backup run --wait` and `restore status --watch` print plain
  * lines, no escape sequences, with bytes, the estimated total, rate and ETA taken from the activities'
- * heartbeats, for a database big enough (~140 MiB of incompressible rows) to take a few seconds.
+ * heartbeats, for a database big enough (~570 MB of incompressible rows) that a dump or a restore outlasts
+ * several heartbeats (one per 2 s) even on a quiet machine, where the dump streams at 200 MB/s or more.
  */
 import path from 'node:path';
 import { createDatabase, tempDir, uniqueName } from '../harness/env';
@@ -18,7 +19,7 @@ describe('progress of long operations, printed as plain lines when not on a term
 
   beforeAll(async () => {
     const url = await createDatabase(uniqueName('progress'));
-    await fillWithRandomRows(url);
+    await fillWithRandomRows(url, 210_000);
     env = lifeboatEnv(uniqueName('progress'), { APPS_DATABASE_URL: url });
     planFile = writePlan(dir, {
       name: 'progress',
