@@ -23,7 +23,7 @@ import { runCli, startWorker, writePlan, type WorkerProcess } from '../test/harn
 import { tableRowCounts } from '../test/harness/env';
 import { createDataset, type Dataset } from './dataset';
 import type { EngineRunInput, EngineRunOutput } from './engineRun';
-import { cpuSecondsWithReapedChildren, parseBashTimes, sampleTreePeak } from './processTree';
+import { cpuSecondsWithReapedChildren, parseBashTimes, sampleTreePeak, treeResidentBytes } from './processTree';
 import { startStack, type Stack } from './stack';
 import { fitLine, spread, summarizeProfile, type Spread } from './stats';
 
@@ -142,6 +142,8 @@ class Bench {
   private readonly storeConfig: StoreConfig;
   private readonly baseEnv: NodeJS.ProcessEnv;
   private readonly profiles: string[] = [];
+  /** The worker tree's RSS at rest: after start (no workflow run yet), then after each size's rounds. */
+  readonly workerAtRest: { when: string; rss: number }[] = [];
 
   constructor(
     private readonly stack: Stack,
@@ -196,6 +198,14 @@ class Bench {
 
   async startWorker(): Promise<void> {
     this.worker = await startWorker(this.baseEnv, ['--max-concurrent', '4']);
+    await this.recordWorkerAtRest('after start, before any workflow');
+  }
+
+  /** What the worker holds between backups (sampled after 2 s of quiet): the floor under its peaks. */
+  private async recordWorkerAtRest(when: string): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const pid = this.worker?.child.pid;
+    if (pid !== undefined) this.workerAtRest.push({ when, rss: treeResidentBytes(pid) });
   }
 
   async stop(): Promise<void> {
@@ -292,6 +302,18 @@ class Bench {
         run: async (_round, profile) => {
           const setId = formatSetId(new Date(), randomBytes(3).toString('hex'));
           const sample = await this.engineRun({ mode: 'backup', plan: planInput, setId, component: 'db' }, this.baseEnv, profile ? `backup at ${sizeGb} GB` : undefined);
+          await this.removeSet(planName, setId);
+          return sample;
+        },
+      },
+      {
+        id: 'lifeboat-engine-estimated',
+        label: 'Lifeboat: the backup activity called directly, `rowCounts: estimated` (no exact `count(*)` beside the dump)',
+        kind: 'backup',
+        run: async () => {
+          const setId = formatSetId(new Date(), randomBytes(3).toString('hex'));
+          const estimated = this.plan(planName, [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'BENCH_DB_URL' }, rowCounts: 'estimated' }]);
+          const sample = await this.engineRun({ mode: 'backup', plan: estimated, setId, component: 'db' }, this.baseEnv, undefined);
           await this.removeSet(planName, setId);
           return sample;
         },
@@ -394,6 +416,7 @@ class Bench {
     }
     if (newestSet) await this.removeSet(planName, newestSet.setId);
     await this.dropDatabase('bench_data');
+    if (runnable('backup').some((row) => row.id === 'lifeboat-temporal')) await this.recordWorkerAtRest(`after the ${sizeGb} GB rounds`);
     return [...results.values()];
   }
 
@@ -461,6 +484,8 @@ class Bench {
 const TARGETS: { a: string; b: string; what: string; target: number; kind: 'time' | 'rss' | 'cpu' }[] = [
   { a: 'lifeboat-temporal', b: 'shell-zstd', what: 'backup speed: Lifeboat (Temporal) vs same-compressor shell', target: 1.0, kind: 'time' },
   { a: 'lifeboat-engine', b: 'shell-zstd', what: 'backup speed: Lifeboat (engine) vs same-compressor shell', target: 1.0, kind: 'time' },
+  { a: 'lifeboat-engine-estimated', b: 'shell-zstd', what: 'backup speed: Lifeboat (engine, estimated row counts) vs same-compressor shell', target: 0, kind: 'time' },
+  { a: 'lifeboat-engine', b: 'lifeboat-engine-estimated', what: 'backup speed: Lifeboat engine, exact row counts vs estimated (the cost of counting)', target: 0, kind: 'time' },
   { a: 'lifeboat-temporal', b: 'shell-runbook', what: 'backup speed: Lifeboat (Temporal) vs runbook pipeline', target: 2.5, kind: 'time' },
   { a: 'lifeboat-temporal', b: 'pgbackrest', what: 'backup speed: Lifeboat (Temporal) vs pgBackRest (peer, physical)', target: 0, kind: 'time' },
   { a: 'lifeboat-temporal', b: 'limit', what: 'backup speed: Lifeboat (Temporal) vs pg_dump -Z0 to /dev/null (limit)', target: 0, kind: 'time' },
@@ -486,6 +511,7 @@ export function report(
   profiles: string[],
   stack: { awsCli?: string },
   requestedSizes = options.sizes,
+  workerAtRest: { when: string; rss: number }[] = [],
 ): string {
   const lines: string[] = [];
   const command = `npm run bench -- --sizes ${requestedSizes.join(',')} --store ${options.store} --rounds ${options.rounds} --warmup ${options.warmup} --components ${options.components}${options.cpuProf ? ' --cpu-prof' : ''}`;
@@ -537,6 +563,13 @@ export function report(
     lines.push(`| ${id} | ${f(time.a)} | ${f(time.b)} | ${time.b > 0 ? f(1000 / time.b, 0) : '—'} | ${f(rss.a, 0)} | ${f(rss.b, 1)} |`);
   }
   lines.push('', 'With a single size the fit is the line through the origin. Targets: Lifeboat\'s d < 5 MiB per GB.', '');
+
+  if (workerAtRest.length > 0) {
+    lines.push('### The Lifeboat worker at rest (tree RSS 2 s after start or after a size\'s rounds)', '');
+    lines.push('| when | RSS, MiB |', '|---|---|');
+    for (const rest of workerAtRest) lines.push(`| ${rest.when} | ${f(rest.rss / MiB, 0)} |`);
+    lines.push('');
+  }
 
   lines.push(`### Orchestration: a plan of ${options.components} tiny databases, each after the previous one`, '');
   lines.push('| measure | median (min–max) |', '|---|---|');
@@ -593,7 +626,7 @@ async function main(): Promise<void> {
     for (const [i, size] of options.sizes.entries()) {
       results.push(...(await bench.runSize(size)));
       const done = { ...options, sizes: options.sizes.slice(0, i + 1) };
-      section = report(done, results, orchestration, bench.profileFiles(), stack, options.sizes);
+      section = report(done, results, orchestration, bench.profileFiles(), stack, options.sizes, bench.workerAtRest);
       writeResults(options.results, section);
       log(`written to ${options.results}`);
     }

@@ -21,8 +21,11 @@ const MiB = 1024 * 1024;
 /** S3's limits on multipart uploads. */
 const MIN_PART_SIZE = 5 * MiB;
 const MAX_PARTS = 10_000;
-/** The smallest part used when the body's size is known: fewer, larger requests stream faster. */
-export const DEFAULT_PART_SIZE = 16 * MiB;
+/**
+ * The smallest part used when the body's size is known (awscli's default chunk too): large enough for
+ * full-speed streams, small enough that a worker's upload buffers stay near 24 MiB per component.
+ */
+export const DEFAULT_PART_SIZE = 8 * MiB;
 /**
  * Parts for a body of unknown size: lib-storage needs one part size for the whole upload, so it is chosen
  * for the worst case, a body of 1 TiB (10,000 × 105 MiB = 1.03 TiB). Memory is bounded by the body, not the
@@ -35,7 +38,7 @@ export const DEFAULT_QUEUE_SIZE = 2;
 export interface S3StoreOptions {
   /**
    * Multipart part size in bytes (at least 5 MiB), overriding the store's `partSizeMiB`: the part size for
-   * bodies of unknown size and the smallest one for known sizes. Default: 16 MiB for known sizes,
+   * bodies of unknown size and the smallest one for known sizes. Default: 8 MiB for known sizes,
    * UNKNOWN_SIZE_PART_SIZE (105 MiB) for unknown ones. Memory per put is about partSize × (queueSize + 1).
    */
   partSize?: number;
@@ -53,7 +56,7 @@ export interface S3StoreOptions {
 export interface S3PutOptions extends PutOptions {
   /**
    * The body's expected size, when known or estimable: the part size grows so the upload stays within S3's
-   * 10,000 parts (16 MiB parts alone cap an object at 160 GiB). Overestimate rather than under.
+   * 10,000 parts (8 MiB parts alone cap an object at 78 GiB). Overestimate rather than under.
    */
   expectedBytes?: number;
 }

@@ -21,13 +21,14 @@ describe('npm run bench (throughput)', () => {
     );
     const written = readFileSync(results, 'utf8');
     expect(written).toContain(stdout.trim().split('\n')[0]);
-    for (const heading of ['### Backup', '### Restore', '### Pairs', '### Fit over sizes', '### Orchestration: a plan of 10 tiny databases']) {
+    for (const heading of ['### Backup', '### Restore', '### Pairs', '### Fit over sizes', '### Orchestration: a plan of 10 tiny databases', '### The Lifeboat worker at rest']) {
       expect(written).toContain(heading);
     }
     const row = (label: string) => written.split('\n').find((line) => line.startsWith('| 0.005 |') && line.includes(label));
     for (const label of [
       'Lifeboat: `backup run --wait` through Temporal',
-      'Lifeboat: the backup activity called directly',
+      'Lifeboat: the backup activity called directly, no Temporal',
+      'Lifeboat: the backup activity called directly, `rowCounts: estimated`',
       'shell: `pg_dump -Fc -Z0 | zstd -3 | aws s3 cp -`',
       'runbook: `pg_dump | gzip | aws s3 cp -`',
       'pgBackRest 2.45 full backup',
@@ -41,10 +42,12 @@ describe('npm run bench (throughput)', () => {
       expect(line).not.toContain('not run');
       expect(line).toMatch(/\| \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\) \| \d+\.\d \| \d+\.\d\d \(.*\) \| \d+ \(\d+–\d+\) \|$/);
     }
-    for (const id of ['lifeboat-temporal', 'lifeboat-engine', 'shell-zstd', 'shell-runbook', 'pgbackrest', 'limit', 'lifeboat-restore', 'shell-restore']) {
+    for (const id of ['lifeboat-temporal', 'lifeboat-engine', 'lifeboat-engine-estimated', 'shell-zstd', 'shell-runbook', 'pgbackrest', 'limit', 'lifeboat-restore', 'shell-restore']) {
       expect(written).toMatch(new RegExp(`^\\| ${id} \\| -?\\d+\\.\\d\\d \\| \\d+\\.\\d\\d \\|`, 'm'));
     }
     expect(written).toMatch(/\| overhead = CLI wall − dumps, s \(target < 2\) \| -?\d+\.\d\d/);
-    expect(written.match(/^\| 0\.005 \| (backup|restore|peak RSS|CPU)/gm)?.length).toBe(10);
+    expect(written.match(/^\| 0\.005 \| (backup|restore|peak RSS|CPU)/gm)?.length).toBe(12);
+    expect(written).toMatch(/^\| after start, before any workflow \| \d+ \|$/m);
+    expect(written).toMatch(/^\| after the 0\.005 GB rounds \| \d+ \|$/m);
   }, 1_000_000);
 });

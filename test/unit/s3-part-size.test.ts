@@ -18,9 +18,13 @@ describe('S3 part size', () => {
     store.destroy();
   });
 
-  test('an estimated size gets parts for 9,000 of them (room for an estimate short of the truth), never below 16 MiB', () => {
+  test('an estimated size gets parts for 9,000 of them (room for an estimate short of the truth), never below 8 MiB', () => {
     const store = new S3Store(base, { credentials });
+    expect(DEFAULT_PART_SIZE).toBe(8 * MiB);
     expect(store.partSizeFor(200 * MiB)).toBe(DEFAULT_PART_SIZE);
+    // 9,000 parts of 8 MiB hold about 70 GiB; a larger database gets larger parts.
+    expect(store.partSizeFor(70 * 1024 * MiB)).toBe(8 * MiB);
+    expect(store.partSizeFor(100 * 1024 * MiB)).toBe(12 * MiB);
     expect(store.partSizeFor(0)).toBe(UNKNOWN_SIZE_PART_SIZE);
     const fiveTiB = 5 * TiB;
     const part = store.partSizeFor(fiveTiB);
