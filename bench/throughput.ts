@@ -594,12 +594,17 @@ export function report(
   return lines.join('\n');
 }
 
-/** Replaces the throughput section of the results file (everything from its heading on), keeping the rest. */
-function writeResults(file: string, section: string): void {
+/**
+ * Replaces the throughput section of the results file (from its heading to the next "## " heading), keeping
+ * the sections before and after it; without one, the section is added at the end.
+ */
+export function writeResults(file: string, section: string): void {
   const existing = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
   const at = existing.indexOf(`\n${RESULTS_HEADING}`);
-  const kept = (at >= 0 ? existing.slice(0, at) : existing).trimEnd();
-  writeFileSync(file, `${kept}\n\n${section.trimEnd()}\n`);
+  const next = at >= 0 ? existing.indexOf('\n## ', at + 1) : -1;
+  const before = (at >= 0 ? existing.slice(0, at) : existing).trimEnd();
+  const after = next >= 0 ? `\n${existing.slice(next + 1).trimEnd()}\n` : '';
+  writeFileSync(file, `${before}\n\n${section.trimEnd()}\n${after}`);
 }
 
 async function main(): Promise<void> {

@@ -15,6 +15,7 @@ export {
   StoreAccessDeniedError,
   StoreConfigurationError,
   StoreCredentialsError,
+  StoreUnreachableError,
   type IncompleteUpload,
   type S3PutOptions,
   type S3StoreOptions,

@@ -97,6 +97,17 @@ export class StoreAccessDeniedError extends StoreConfigurationError {
   }
 }
 
+/**
+ * The store could not be reached at all (connection refused, unknown host, no route, timeout). Retryable: it
+ * keeps the network error's `code`, which isRetryableStoreError reads; the message names the endpoint.
+ */
+export class StoreUnreachableError extends Error {
+  constructor(message: string, readonly code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StoreUnreachableError';
+  }
+}
+
 /** An S3-compatible bucket (AWS, MinIO, Ceph, R2...), optionally under a key prefix. */
 export class S3Store implements BackupStore {
   readonly location: string;
@@ -308,8 +319,16 @@ export class S3Store implements BackupStore {
   /** Turns the S3 errors a person must fix into errors that say what to fix; passes the rest through. */
   describe(err: unknown, key: string): unknown {
     const name = errorName(err);
-    if (name === '' || err instanceof StoreConfigurationError) return err;
+    if (name === '' || err instanceof StoreConfigurationError || err instanceof StoreUnreachableError) return err;
     const bucket = `bucket '${this.bucket}' at ${this.endpointName}`;
+    const code = unreachableCode(err);
+    if (code !== undefined) {
+      return new StoreUnreachableError(
+        `cannot reach ${bucket} (${code}): check store.endpoint (or store.region) and that the store is up and reachable from here`,
+        code,
+        { cause: err },
+      );
+    }
     const lockProblem = objectLockProblem(err, bucket);
     if (lockProblem) return new StoreConfigurationError(lockProblem, 'ObjectLockNotEnabled', { cause: err });
     const cause = { cause: err };
@@ -400,6 +419,8 @@ const NETWORK_ERROR_CODES = new Set([
   'ENETDOWN',
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
+/** Network errors that mean no connection was made at all (as opposed to one that broke mid-request). */
+const UNREACHABLE_ERROR_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ETIMEDOUT']);
 /** Local-store failures a person must fix (permissions, a read-only or full disk). */
 const PERMANENT_FILESYSTEM_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EISDIR']);
 
@@ -426,6 +447,15 @@ export function isRetryableStoreError(err: unknown): boolean {
 // Structural checks, not instanceof Error: Node's own errors (sockets, DNS) may come from another realm.
 function errorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+/**
+ * The code of a network error that means no connection was made. The SDK passes Node's error through, but
+ * one from another realm (a test's vm context) arrives wrapped, its code only in the message.
+ */
+function unreachableCode(err: unknown): string | undefined {
+  const code = errorCode(err) ?? (err instanceof Error ? /\b(E[A-Z]+)\b/.exec(err.message)?.[1] : undefined);
+  return code !== undefined && UNREACHABLE_ERROR_CODES.has(code) ? code : undefined;
 }
 
 function httpStatus(err: unknown): number | undefined {

@@ -15,6 +15,7 @@ import {
   ObjectNotFoundError,
   S3Store,
   StoreCredentialsError,
+  StoreUnreachableError,
   type BackupStore,
   type StoredObject,
 } from '../../src/stores';
@@ -352,7 +353,7 @@ describe('s3 store errors', () => {
     }
   });
 
-  it('counts an unreachable endpoint as retryable', async () => {
+  it('counts an unreachable endpoint as retryable, and names the bucket and endpoint', async () => {
     const env = s3Env();
     const store = new S3Store(
       { type: 's3', bucket: env.bucket, prefix: '', endpoint: 'http://127.0.0.1:1' },
@@ -363,7 +364,8 @@ describe('s3 store errors', () => {
         () => undefined,
         (err: unknown) => err,
       );
-      expect(error).toBeInstanceOf(Error);
+      expect(error).toBeInstanceOf(StoreUnreachableError);
+      expect((error as Error).message).toContain(`cannot reach bucket '${env.bucket}' at http://127.0.0.1:1 (ECONNREFUSED)`);
       expect(isRetryableStoreError(error)).toBe(true);
     } finally {
       store.destroy();

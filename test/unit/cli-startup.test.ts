@@ -11,7 +11,7 @@ const MAIN = path.resolve(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js'
 const HEAVY = ['@aws-sdk/client-s3', '@kubernetes/client-node', 'pg', '@temporalio/client'];
 
 /** Runs the CLI with a preload that records every module it requires. */
-function run(args: string[]): { code: number | null; stdout: string; loaded: string[] } {
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stdout: string; stderr: string; loaded: string[] } {
   const probe = path.join(mkdtempSync(path.join(tmpdir(), 'cli-startup-')), 'probe.js');
   writeFileSync(
     probe,
@@ -19,9 +19,9 @@ function run(args: string[]): { code: number | null; stdout: string; loaded: str
      Module._load = function (request, ...rest) { seen.add(request); return load.call(this, request, ...rest); };
      process.on('exit', () => process.stderr.write('\\nLOADED ' + JSON.stringify([...seen]) + '\\n'));`,
   );
-  const result = spawnSync(process.execPath, ['-r', probe, MAIN, ...args], { encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['-r', probe, MAIN, ...args], { encoding: 'utf8', env });
   const loaded = JSON.parse(/LOADED (.*)/.exec(result.stderr)?.[1] ?? '[]') as string[];
-  return { code: result.status, stdout: result.stdout, loaded };
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr, loaded };
 }
 
 describe('CLI start-up', () => {
@@ -38,6 +38,23 @@ describe('CLI start-up', () => {
     expect(stdout).toContain('--wait');
     expect(loaded).toContain('@temporalio/client');
     expect(loaded.filter((request) => HEAVY.slice(0, 3).includes(request))).toEqual([]);
+  });
+
+  test('a command that loads the AWS SDK prints no notice about future SDK versions on Node 20, and an unreachable store in one line', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cli-startup-'));
+    const plan = path.join(dir, 'plan.yaml');
+    // Nothing listens on port 9: the listing fails, after the S3 client was made (where the SDK warns).
+    writeFileSync(plan, 'name: quiet\nstore:\n  type: s3\n  bucket: quiet-bucket\n  endpoint: http://127.0.0.1:9\n  region: us-east-1\ncomponents:\n  - name: db\n    type: postgres\n    connection:\n      urlFromEnv: DB_URL\n');
+    const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', AWS_MAX_ATTEMPTS: '1' };
+    delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+    const { code, stderr, loaded } = run(['backups', 'list', '--plan', plan], env);
+    expect(loaded).toContain('@aws-sdk/client-s3');
+    expect(code).toBe(1);
+    expect(stderr).not.toContain('NodeVersionSupportWarning');
+    // An unreachable store is said in one line naming the bucket and endpoint, without a stack trace.
+    expect(stderr.replace(/\nLOADED .*\n$/, '')).toBe(
+      "error: cannot reach bucket 'quiet-bucket' at http://127.0.0.1:9 (ECONNREFUSED): check store.endpoint (or store.region) and that the store is up and reachable from here\n",
+    );
   });
 
   test('a command two modules build is whole: plan validate (plan module) and plan apply (schedule module)', () => {
