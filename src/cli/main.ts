@@ -7,7 +7,7 @@ import { EXIT, OperationFailed, UsageError } from './errors';
 
 // On Node 20 the AWS SDK prints an eight-line notice that its releases after January 2027 need Node 22. The
 // SDK's version is fixed by package-lock.json, so the notice concerns upgrading Lifeboat, not the command being
-// run; it is kept out of every command's output (the README's requirements say when Node 22 is needed).
+// run; it is kept out of every command's output (the README's requirements say when Node 22 will be needed).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 type Register = (program: Command) => void;

@@ -98,7 +98,7 @@ export class StoreAccessDeniedError extends StoreConfigurationError {
 }
 
 /**
- * The store could not be reached at all (connection refused, unknown host, no route, timeout). Retryable: it
+ * The store could not be reached at all (connection refused, unknown host, no route). Retryable: it
  * keeps the network error's `code`, which isRetryableStoreError reads; the message names the endpoint.
  */
 export class StoreUnreachableError extends Error {
@@ -420,7 +420,7 @@ const NETWORK_ERROR_CODES = new Set([
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 /** Network errors that mean no connection was made at all (as opposed to one that broke mid-request). */
-const UNREACHABLE_ERROR_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ETIMEDOUT']);
+const UNREACHABLE_ERROR_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN']);
 /** Local-store failures a person must fix (permissions, a read-only or full disk). */
 const PERMANENT_FILESYSTEM_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EISDIR']);
 
