@@ -25,6 +25,8 @@ export interface PgBackRest {
   /** Runs `pgbackrest <args>` as the cluster's OS user; the argv to spawn. */
   command(args: string[]): [string, string[]];
   configFile: string;
+  /** What `pgbackrest version` prints, e.g. "pgBackRest 2.45". */
+  version: string;
 }
 
 export interface Stack {
@@ -78,7 +80,10 @@ async function startTlsMinio(root: string, accessKey: string, secretKey: string)
   });
   const deadline = Date.now() + 60_000;
   while (!(await httpsAnswers(`${endpoint}/minio/health/ready`))) {
-    if (!process_.running() || Date.now() > deadline) throw new Error(`MinIO over TLS did not start:\n${process_.outputTail()}`);
+    if (!process_.running() || Date.now() > deadline) {
+      await process_.stop(10_000);
+      throw new Error(`MinIO over TLS did not start:\n${process_.outputTail()}`);
+    }
     await sleep(200);
   }
   return { endpoint, port, process: process_ };
@@ -171,7 +176,7 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
       try {
         const [program, args] = command(['stanza-create']);
         execFileSync(program, args, { stdio: 'pipe' });
-        pgBackRest = { configFile, command };
+        pgBackRest = { configFile, command, version: execFileSync(binary, ['version']).toString().trim() };
       } catch (error) {
         const detail = (error as { stderr?: Buffer }).stderr?.toString() || String(error);
         pgBackRest = { missing: `pgbackrest stanza-create failed: ${detail.trim()}` };

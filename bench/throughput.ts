@@ -3,12 +3,13 @@
  * would run by hand, on a throwaway stack the script starts itself (PostgreSQL, MinIO, Temporal, a worker).
  *
  *   npm run bench -- --sizes 0.2,1,3 [--store s3|local] [--rounds 5] [--warmup 1] [--components 10]
- *                    [--cpu-prof] [--results bench/RESULTS.md]
+ *                    [--cpu-prof] [--results bench/RESULTS.md] [--rows id,id]
  *
  * At each size (GB of plain dump, deterministic data) every row runs once per round, the order rotating from
- * round to round so each pair alternates, after warm-up rounds that are not counted. Reported: medians with
+ * round to round so that no row always runs first or after the same one, after warm-up rounds that are not
+ * counted. Reported: medians with
  * min/max, per-round ratios for each pair, the peak RSS of each row's whole process tree (sampled from /proc)
- * and a least-squares fit wall = a + b·size. The tables replace the "Throughput" section of the results file.
+ * and a least-squares fit wall = a + b·size. The tables replace the "Throughput" section of the results file (up to the next "## " heading).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -61,6 +62,11 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isInteger(parsed) || parsed < min) fail(`--${name} takes a whole number >= ${min}`);
     return parsed;
   };
+  const rows = value('rows')?.split(',');
+  // The restores restore the set that the Temporal backup row made.
+  if (rows && rows.some((row) => row === 'restore' || row.endsWith('-restore')) && !rows.includes('lifeboat-temporal')) {
+    fail('--rows with a restore row needs lifeboat-temporal too: the restores restore the set it makes');
+  }
   return {
     sizes,
     store: store as 's3' | 'local',
@@ -69,7 +75,7 @@ function parseOptions(argv: string[]): Options {
     components: integer('components', 10, 1),
     cpuProf: argv.includes('--cpu-prof'),
     results: path.resolve(value('results') ?? path.join(__dirname, '..', '..', 'bench', 'RESULTS.md')),
-    rows: value('rows')?.split(','),
+    rows,
   };
 }
 
@@ -98,14 +104,19 @@ function measured(command: string, args: string[], env: NodeJS.ProcessEnv): Prom
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    child.once('error', reject);
+    child.once('error', (error) => {
+      sampler.stop();
+      reject(error);
+    });
     child.once('close', (code) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const peakRss = sampler.stop();
-      const cpu = existsSync(timesFile) ? parseBashTimes(readFileSync(timesFile, 'utf8')) : 0;
+      const times = existsSync(timesFile) ? readFileSync(timesFile, 'utf8') : undefined;
       rmSync(timesFile, { force: true });
-      if (code === 0) resolve({ seconds, peakRss, cpu, stdout });
-      else reject(new Error(`${command} ${args.join(' ').slice(0, 300)} exited with ${code}: ${stderr}`));
+      if (code !== 0) return reject(new Error(`${command} ${args.join(' ').slice(0, 300)} exited with ${code}: ${stderr}`));
+      // A reading of nothing is a broken measurement, never a result.
+      if (times === undefined || peakRss === 0) return reject(new Error(`${command}: no ${times === undefined ? 'CPU times' : 'memory samples'} were taken`));
+      resolve({ seconds, peakRss, cpu: parseBashTimes(times), stdout });
     });
   });
 }
@@ -342,7 +353,7 @@ class Bench {
       },
       {
         id: 'pgbackrest',
-        label: 'pgBackRest 2.45 full backup, zst level 3, process-max 1 (physical: the whole cluster, WAL included; to MinIO over HTTPS)',
+        label: `${'missing' in pgBackRest ? 'pgBackRest' : pgBackRest.version} full backup, zst level 3, process-max 1 (physical: the whole cluster, WAL included; to MinIO over HTTPS)`,
         kind: 'backup',
         unavailable: 'missing' in pgBackRest ? pgBackRest.missing : undefined,
         run: async () => {

@@ -156,7 +156,7 @@ export function spawnPipeline(
     stdout: output,
     producerExited,
     filterExited,
-    filterInputBytes: () => readBytesOf(second.pid),
+    filterInputBytes: inputBytesOf(second),
     kill,
   };
 }
@@ -175,6 +175,15 @@ export interface SpawnedConsumer {
   /** Bytes the consumer has read so far, from /proc; undefined where /proc cannot tell. */
   consumerInputBytes(): number | undefined;
   kill(): void;
+}
+
+/**
+ * Reads a child's input bytes from /proc; after it exited (or where /proc cannot tell) the last value read,
+ * so that progress never falls back to another measure mid-way.
+ */
+function inputBytesOf(child: ChildProcess): () => number | undefined {
+  let last: number | undefined;
+  return () => (last = readBytesOf(child.pid) ?? last);
 }
 
 function readBytesOf(pid: number | undefined): number | undefined {
@@ -263,7 +272,7 @@ export function spawnConsumer(
     stdin: new GuardedInput(input, kill),
     exited,
     consumerExited,
-    consumerInputBytes: () => readBytesOf(last.pid),
+    consumerInputBytes: inputBytesOf(last),
     kill,
   };
 }

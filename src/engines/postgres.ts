@@ -198,10 +198,12 @@ async function dumpPostgres(component: PostgresComponent): Promise<ComponentDump
       } catch (error) {
         dump.kill();
         if (error instanceof ProcessFailedError) {
+          // pg_dump or the zstd it pipes into: say which one failed.
+          const tool = path.basename(error.command);
           // Failures that retrying cannot fix: missing privileges, client tools older than the server.
-          const permanent = /permission denied|server version mismatch|aborting because of server version mismatch/i.test(error.stderr);
-          if (permanent) throw new ComponentError(component.name, `pg_dump failed: ${error.stderr}`, false, 'DumpRefused');
-          throw classifyPostgresError(component.name, connection, new Error(`pg_dump failed: ${error.message}`));
+          const permanent = tool !== 'zstd' && /permission denied|server version mismatch|aborting because of server version mismatch/i.test(error.stderr);
+          if (permanent) throw new ComponentError(component.name, `${tool} failed: ${error.stderr}`, false, 'DumpRefused');
+          throw classifyPostgresError(component.name, connection, new Error(`${tool} failed: ${error.message}`));
         }
         throw classifyPostgresError(component.name, connection, error);
       } finally {

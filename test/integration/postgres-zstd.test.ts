@@ -13,9 +13,9 @@ import { DefaultLogger } from '@temporalio/worker';
 import { restoreComponent, type RestoreComponentResult } from '../../activities/recovery';
 import type { Manifest } from '../../src/catalog/manifest';
 import { decompressor } from '../../src/engines/compression';
-import { planSchema, type PlanInput } from '../../src/plan/schema';
+import { planSchema, type Compression, type PlanInput } from '../../src/plan/schema';
 import { createDatabase, databaseUrl, runPgbenchInit, tableRowCounts, tempDir, testEnv, uniqueName } from '../harness/env';
-import { lifeboatEnv, runCli, startWorker, writePlan, type WorkerProcess } from '../harness/lifeboat';
+import { backupSet, lifeboatEnv, runCli, startWorker, writePlan, type WorkerProcess } from '../harness/lifeboat';
 
 const execFileAsync = promisify(execFile);
 
@@ -39,12 +39,19 @@ describe('PostgreSQL dumps: -Z0 through zstd by default', () => {
     await worker?.stop();
   });
 
+  /** A plan that dumps the source database into a local store of its own (named after the plan). */
+  function localPlan(name: string, compression?: Compression): { plan: PlanInput; store: string } {
+    const store = path.join(dir, `${name}-store`);
+    const component = { name: 'db', type: 'postgres' as const, connection: { urlFromEnv: 'SOURCE_DATABASE_URL' }, ...(compression ? { compression } : {}) };
+    return { plan: { name, store: { type: 'local', path: store }, components: [component] }, store };
+  }
+
+  /** Backs the plan up through the worker; the new set's manifest. */
   async function backup(plan: PlanInput): Promise<Manifest> {
     const planFile = writePlan(dir, plan);
-    const run = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
-    expect(run.code).toBe(0);
+    const setId = await backupSet(planFile, env);
     const { sets } = JSON.parse((await runCli(['backups', 'list', '--plan', planFile, '--json'], { env })).stdout) as { sets: Manifest[] };
-    return sets[0];
+    return sets.find((set) => set.setId === setId)!;
   }
 
   /** The header pg_restore reads from the (decompressed) archive: how pg_dump itself compressed the data. */
@@ -56,10 +63,11 @@ describe('PostgreSQL dumps: -Z0 through zstd by default', () => {
     return /Compression: (\S+)/.exec(stdout)?.[1] ?? 'unknown';
   }
 
-  /** Lifeboat's restore activity (the one the disasterRecovery workflow runs) into the target database. */
-  async function restoreWithLifeboat(plan: PlanInput, setId: string): Promise<void> {
+  /** Lifeboat's restore activity (the one the disasterRecovery workflow runs) into the target database; its row counts. */
+  async function restoreWithLifeboat(plan: PlanInput, setId: string): Promise<Record<string, number>> {
     const result = await runRestoreActivity(plan, setId);
     expect(result).toMatchObject({ component: 'db', restored: true });
+    return tableRowCounts(databaseUrl(target));
   }
 
   function runRestoreActivity(plan: PlanInput, setId: string): Promise<RestoreComponentResult> {
@@ -70,37 +78,28 @@ describe('PostgreSQL dumps: -Z0 through zstd by default', () => {
   }
 
   test('a new set is zstd level 3 over an uncompressed custom-format archive, and restores with the same row counts', async () => {
-    const store = path.join(dir, 'zstd-store');
-    const plan: PlanInput = { name: 'zstd-default', store: { type: 'local', path: store }, components: [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' } }] };
+    const { plan, store } = localPlan('zstd-default');
     const manifest = await backup(plan);
     const [component] = manifest.components;
     expect(component.compression).toEqual({ algorithm: 'zstd', level: 3 });
     expect(component.key).toMatch(/\/db\.pgdump\.zst$/);
     // pg_dump ran with -Z0: its archive says so (PostgreSQL 15 prints 0, 16 and later "none").
     expect(await archiveCompression(store, manifest)).toMatch(/^(0|none)$/);
-    await restoreWithLifeboat(plan, manifest.setId);
-    const restored = await tableRowCounts(databaseUrl(target));
+    const restored = await restoreWithLifeboat(plan, manifest.setId);
     expect(restored).toEqual(component.postgres?.rowCounts);
     expect(restored['public.pgbench_accounts']).toBe(100_000);
   });
 
   test('the level is configurable and recorded', async () => {
-    const store = path.join(dir, 'level-store');
-    const manifest = await backup({
-      name: 'zstd-level',
-      store: { type: 'local', path: store },
-      components: [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' }, compression: { algorithm: 'zstd', level: 9 } }],
-    });
+    const manifest = await backup(localPlan('zstd-level-9', { algorithm: 'zstd', level: 9 }).plan);
     expect(manifest.components[0].compression).toEqual({ algorithm: 'zstd', level: 9 });
+    // The level reaches zstd, not only the manifest: the same database at level 1 is larger.
+    const level1 = await backup(localPlan('zstd-level-1', { algorithm: 'zstd', level: 1 }).plan);
+    expect(level1.components[0].bytes).toBeGreaterThan(manifest.components[0].bytes);
   });
 
   test('a set in the old shape (pg_dump compresses, manifest says none) still restores', async () => {
-    const store = path.join(dir, 'none-store');
-    const plan: PlanInput = {
-      name: 'old-shape',
-      store: { type: 'local', path: store },
-      components: [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' }, compression: { algorithm: 'none' } }],
-    };
+    const { plan, store } = localPlan('old-shape', { algorithm: 'none' });
     const manifest = await backup(plan);
     const [component] = manifest.components;
     expect(component.compression).toEqual({ algorithm: 'none' });
@@ -108,30 +107,22 @@ describe('PostgreSQL dumps: -Z0 through zstd by default', () => {
     // pg_dump's own gzip, as every set made before zstd became the default (15: -1, the default level; 16+: gzip).
     expect(await archiveCompression(store, manifest)).toMatch(/^(-1|gzip)/);
     await createDatabase(target);
-    await restoreWithLifeboat(plan, manifest.setId);
-    expect(await tableRowCounts(databaseUrl(target))).toEqual(component.postgres?.rowCounts);
+    expect(await restoreWithLifeboat(plan, manifest.setId)).toEqual(component.postgres?.rowCounts);
   });
 
   test('a gzip set restores too (decompressed in Node, then into pg_restore)', async () => {
-    const store = path.join(dir, 'gzip-store');
-    const plan: PlanInput = {
-      name: 'gzip-set',
-      store: { type: 'local', path: store },
-      components: [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' }, compression: { algorithm: 'gzip' } }],
-    };
+    const { plan } = localPlan('gzip-set', { algorithm: 'gzip' });
     const manifest = await backup(plan);
     expect(manifest.components[0].key).toMatch(/\/db\.pgdump\.gz$/);
     await createDatabase(target);
-    await restoreWithLifeboat(plan, manifest.setId);
-    expect(await tableRowCounts(databaseUrl(target))).toEqual(manifest.components[0].postgres?.rowCounts);
+    expect(await restoreWithLifeboat(plan, manifest.setId)).toEqual(manifest.components[0].postgres?.rowCounts);
   });
 
   test('damage only in the artifact\'s last bytes (the zstd frame checksum) is refused, and pg_restore commits nothing', async () => {
     // The decompressed archive is whole and valid: only the sha256 (and zstd's own checksum, at the very
     // end) can tell. pg_restore commits once it has read its last data block, before the end of its input,
     // so it must not get those bytes before the artifact's checksum matched.
-    const store = path.join(dir, 'tail-store');
-    const plan: PlanInput = { name: 'tail-damage', store: { type: 'local', path: store }, components: [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' } }] };
+    const { plan, store } = localPlan('tail-damage');
     const manifest = await backup(plan);
     const artifact = path.join(store, manifest.components[0].key);
     const original = readFileSync(artifact);
@@ -143,7 +134,6 @@ describe('PostgreSQL dumps: -Z0 through zstd by default', () => {
     expect(await tableRowCounts(databaseUrl(target))).toEqual({});
 
     writeFileSync(artifact, original); // repaired: the same restore now succeeds
-    await restoreWithLifeboat(plan, manifest.setId);
-    expect(await tableRowCounts(databaseUrl(target))).toEqual(manifest.components[0].postgres?.rowCounts);
+    expect(await restoreWithLifeboat(plan, manifest.setId)).toEqual(manifest.components[0].postgres?.rowCounts);
   });
 });
