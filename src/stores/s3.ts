@@ -7,13 +7,12 @@ import {
   type S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { addAbortSignal, Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { ObjectLockConfig, S3StoreConfig } from '../plan/schema';
 import { createS3Client } from './s3Client';
 import { assertValidKey, InvalidKeyError } from './keys';
 import { objectLockParams, objectLockProblem } from './objectLockParams';
+import { uploadInParts } from './partUpload';
 import { errorName } from './s3Errors';
 import { ObjectNotFoundError, type BackupStore, type PutOptions, type StoredObject } from './types';
 
@@ -27,9 +26,9 @@ const MAX_PARTS = 10_000;
  */
 export const DEFAULT_PART_SIZE = 8 * MiB;
 /**
- * Parts for a body of unknown size: lib-storage needs one part size for the whole upload, so it is chosen
- * for the worst case, a body of 1 TiB (10,000 × 105 MiB = 1.03 TiB). Memory is bounded by the body, not the
- * part: a body smaller than a part is buffered only as far as its own size.
+ * Parts for a body of unknown size: an upload keeps one part size (its buffers are reused from part to part,
+ * src/stores/partUpload.ts), so it is chosen for the worst case, a body of 1 TiB (10,000 × 105 MiB =
+ * 1.03 TiB). The buffers are not zero-filled, so a body smaller than a part occupies only its own size.
  */
 export const UNKNOWN_SIZE_PART_SIZE = Math.ceil(1024 ** 4 / MAX_PARTS / MiB) * MiB;
 /** Parts uploaded at once; a put buffers up to about partSize × (queueSize + 1) bytes. */
@@ -151,47 +150,31 @@ export class S3Store implements BackupStore {
     }
 
     const partSize = this.partSizeFor(options.expectedBytes);
-    const maxBytes = partSize * MAX_PARTS;
-    let bytes = 0;
-    const counter = new Transform({
-      transform: (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) => {
-        bytes += chunk.length;
-        if (bytes > maxBytes) {
-          callback(new StoreConfigurationError(
-            `'${key}' is larger than ${maxBytes} bytes, the most ${MAX_PARTS} parts of ${partSize / MiB} MiB hold: ` +
+    const upload = uploadInParts(
+      this.client,
+      { Bucket: this.bucket, Key: objectKey, ContentType: 'application/octet-stream', ...objectLockParams(this.objectLock) },
+      body,
+      {
+        partSize,
+        queueSize: this.queueSize,
+        maxParts: MAX_PARTS,
+        tooManyParts: () =>
+          new StoreConfigurationError(
+            `'${key}' is larger than ${partSize * MAX_PARTS} bytes, the most ${MAX_PARTS} parts of ${partSize / MiB} MiB hold: ` +
               'pass expectedBytes to put or raise the store part size',
             'TooManyParts',
-          ));
-        } else {
-          callback(null, chunk);
-        }
+          ),
+        signal,
       },
-    });
-    // A source error reaches the Upload through counter; its own rejection is reported by upload.done().
-    const piping = pipeline(body, counter).catch(() => undefined);
-    // Abort by failing the body rather than by upload.abort(): upload.abort() makes done() reject at once while
-    // parts (or a small body's single PUT) are still in flight and may land afterwards. Failing the body makes
-    // done() settle only after the library has aborted its multipart upload. Once the whole body has been read,
-    // the upload completes regardless: a put that resolves has stored its object, one that rejects has not.
-    if (signal) addAbortSignal(signal, counter);
-
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: objectKey, Body: counter, ContentType: 'application/octet-stream', ...objectLockParams(this.objectLock) },
-      partSize,
-      queueSize: this.queueSize,
-      leavePartsOnError: false,
-    });
+    );
     try {
-      await upload.done();
+      return await upload.done;
     } catch (err) {
-      counter.destroy(); // stop the producer when S3 failed first
-      // The library aborts its multipart upload on failure; repeat in case that request failed (NoSuchUpload is fine).
-      if (upload.uploadId) await this.abortUpload(objectKey, upload.uploadId).catch(() => undefined);
+      // uploadInParts aborts its multipart upload on failure; repeat in case that request failed (NoSuchUpload is fine).
+      const uploadId = upload.uploadId();
+      if (uploadId) await this.abortUpload(objectKey, uploadId).catch(() => undefined);
       throw this.describe(err, key);
     }
-    await piping;
-    return { bytes };
   }
 
   async get(key: string): Promise<Readable> {
