@@ -248,6 +248,14 @@ class Bench {
     return result;
   }
 
+  /** The backup activity in a process of its own, into a set of its own that is removed afterwards. */
+  private async engineBackup(plan: PlanInput, profile: string | undefined): Promise<Sample> {
+    const setId = formatSetId(new Date(), randomBytes(3).toString('hex'));
+    const sample = await this.engineRun({ mode: 'backup', plan, setId, component: 'db' }, this.baseEnv, profile);
+    await this.removeSet(plan.name, setId);
+    return sample;
+  }
+
   private async removeSet(plan: string, setId: string): Promise<void> {
     const store = createStore(this.storeConfig);
     for await (const object of store.list(`${plan}/${setId}/`)) await store.delete(object.key);
@@ -310,24 +318,13 @@ class Bench {
         id: 'lifeboat-engine',
         label: 'Lifeboat: the backup activity called directly, no Temporal',
         kind: 'backup',
-        run: async (_round, profile) => {
-          const setId = formatSetId(new Date(), randomBytes(3).toString('hex'));
-          const sample = await this.engineRun({ mode: 'backup', plan: planInput, setId, component: 'db' }, this.baseEnv, profile ? `backup at ${sizeGb} GB` : undefined);
-          await this.removeSet(planName, setId);
-          return sample;
-        },
+        run: (_round, profile) => this.engineBackup(planInput, profile ? `backup at ${sizeGb} GB` : undefined),
       },
       {
         id: 'lifeboat-engine-estimated',
         label: 'Lifeboat: the backup activity called directly, `rowCounts: estimated` (no exact `count(*)` beside the dump)',
         kind: 'backup',
-        run: async () => {
-          const setId = formatSetId(new Date(), randomBytes(3).toString('hex'));
-          const estimated = this.plan(planName, [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'BENCH_DB_URL' }, rowCounts: 'estimated' }]);
-          const sample = await this.engineRun({ mode: 'backup', plan: estimated, setId, component: 'db' }, this.baseEnv, undefined);
-          await this.removeSet(planName, setId);
-          return sample;
-        },
+        run: () => this.engineBackup(this.plan(planName, [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'BENCH_DB_URL' }, rowCounts: 'estimated' }]), undefined),
       },
       {
         id: 'shell-zstd',

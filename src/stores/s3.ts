@@ -150,30 +150,26 @@ export class S3Store implements BackupStore {
     }
 
     const partSize = this.partSizeFor(options.expectedBytes);
-    const upload = uploadInParts(
-      this.client,
-      { Bucket: this.bucket, Key: objectKey, ContentType: 'application/octet-stream', ...objectLockParams(this.objectLock) },
-      body,
-      {
-        partSize,
-        queueSize: this.queueSize,
-        maxParts: MAX_PARTS,
-        tooManyParts: () =>
-          new StoreConfigurationError(
-            `'${key}' is larger than ${partSize * MAX_PARTS} bytes, the most ${MAX_PARTS} parts of ${partSize / MiB} MiB hold: ` +
-              'pass expectedBytes to put or raise the store part size',
-            'TooManyParts',
-          ),
-        signal,
-      },
-    );
     try {
-      return await upload.done;
+      return await uploadInParts(
+        this.client,
+        { Bucket: this.bucket, Key: objectKey, ContentType: 'application/octet-stream', ...objectLockParams(this.objectLock) },
+        body,
+        {
+          partSize,
+          queueSize: this.queueSize,
+          maxParts: MAX_PARTS,
+          tooManyParts: () =>
+            new StoreConfigurationError(
+              `'${key}' is larger than ${partSize * MAX_PARTS} bytes, the most ${MAX_PARTS} parts of ${partSize / MiB} MiB hold: ` +
+                'pass expectedBytes to put or raise the store part size',
+              'TooManyParts',
+            ),
+          signal,
+        },
+      );
     } catch (err) {
-      // uploadInParts aborts its multipart upload on failure; repeat in case that request failed (NoSuchUpload is fine).
-      const uploadId = upload.uploadId();
-      if (uploadId) await this.abortUpload(objectKey, uploadId).catch(() => undefined);
-      throw this.describe(err, key);
+      throw this.describe(err, key); // uploadInParts has aborted its multipart upload and stopped the body
     }
   }
 

@@ -136,7 +136,7 @@ describe('S3 multipart uploads through reused part buffers (MinIO)', () => {
       maxParts: 3,
       tooManyParts: () => new StoreConfigurationError('more than 3 parts', 'TooManyParts'),
     });
-    await expect(upload.done).rejects.toThrow('more than 3 parts');
+    await expect(upload).rejects.toThrow('more than 3 parts');
     expect(source.destroyed()).toBe(true);
     const listed = await store.client.send(new ListMultipartUploadsCommand({ Bucket: env.s3Bucket, Prefix: key }));
     expect(listed.Uploads ?? []).toEqual([]);
