@@ -1,13 +1,21 @@
 /** The worker process: registers Lifeboat's workflows and activities on one task queue. */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type BundleOptions, type WorkerOptions } from '@temporalio/worker';
 import * as activities from '../activities';
 import type { TemporalSettings } from '../src/temporal/connection';
 import { dataConverterFromEnv } from '../src/encryption/payloadCodec';
 
 /** Prebuilt by `npm run build` (worker/bundle.ts) so a worker starts in a second instead of bundling. */
 export const WORKFLOW_BUNDLE = path.resolve(__dirname, '..', 'workflow-bundle.js');
+
+/**
+ * The bundle's inline source map leaves out the sources' text (3 MB of the 4.7 MB bundle, most of it zod's).
+ * The SDK parses that map in the worker's main thread and again in its workflow thread; without the text the
+ * worker holds about 20 MiB less (bench/RESULTS.md). Stack traces (`temporal workflow stack`, the Web UI's
+ * Stack Trace tab) still name our files and lines.
+ */
+export const bundleWebpackConfig: NonNullable<BundleOptions['webpackConfigHook']> = (config) => ({ ...config, devtool: 'inline-nosources-source-map' });
 
 export interface LifeboatWorkerOptions {
   settings: TemporalSettings;
@@ -26,9 +34,9 @@ export async function createLifeboatWorker({ settings, maxConcurrentActivities }
       cause: error,
     });
   }
-  const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = existsSync(WORKFLOW_BUNDLE)
+  const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'> = existsSync(WORKFLOW_BUNDLE)
     ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
-    : { workflowsPath: require.resolve('../workflows') };
+    : { workflowsPath: require.resolve('../workflows'), bundlerOptions: { webpackConfigHook: bundleWebpackConfig } };
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,

@@ -59,6 +59,9 @@ describe('the README runbook with the stock temporal CLI', () => {
         const current = await handle.query(recoveryStatusQuery);
         return current.phase === 'agreement' ? current : undefined;
       });
+      // The bundle's source map has no sources' text, yet the stack still names our workflow's file and line.
+      const stack = await execFileAsync(findTemporalCli()!, ['workflow', 'stack', '--workflow-id', 'recovery-by-hand', '--address', testEnv().temporalAddress]);
+      expect(stack.stdout).toMatch(/workflows\/disasterRecovery\.ts:\d+:\d+/);
       const timestamp = status.candidates[0].timestamp;
       expect((await run(commands[1])).stdout).toContain(timestamp);
       await run(commands[2], { TIMESTAMP: timestamp });
