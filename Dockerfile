@@ -22,5 +22,5 @@ COPY --from=build /app/dist dist
 COPY examples examples
 RUN mkdir -p /app/lifeboat-backups && chown node:node /app/lifeboat-backups
 USER node
-ENTRYPOINT ["node", "dist/src/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/src/cli/main.js"]
 CMD ["worker"]
