@@ -7,8 +7,9 @@
  * allowance of dead buffers in the worker's RSS (bench/RESULTS.md has the profile). Here the body's chunks are
  * copied into buffers allocated once per upload, so nothing part-sized is ever left for the collector.
  *
- * Memory: at most partSize × (queueSize + 1), allocated as the body needs it (a body smaller than a part
- * writes only its own size into the first buffer, which is not zero-filled).
+ * Memory: at most (queueSize + 1) buffers of the largest part size reached, allocated as the body needs them
+ * (a body smaller than a part writes only its own size into the first buffer, which is not zero-filled). When
+ * the parts grow (PartSizes as a function), a buffer of the old size is let go as it comes back.
  */
 import {
   AbortMultipartUploadCommand,
@@ -25,8 +26,19 @@ import { addAbortSignal, type Readable } from 'node:stream';
 /** What CreateMultipartUpload and PutObject share: bucket, key, content type, object-lock parameters. */
 export type UploadParams = Omit<PutObjectCommandInput, 'Body' | 'ContentLength'> & { Bucket: string; Key: string };
 
+/** The size of every part, or of part `partNumber` (1-based; S3 allows parts of different sizes, all but the last >= 5 MiB). */
+export type PartSizes = number | ((partNumber: number) => number);
+
+/** The most bytes `maxParts` parts of these sizes hold. */
+export function partsCapacity(sizes: PartSizes, maxParts: number): number {
+  if (typeof sizes === 'number') return sizes * maxParts;
+  let total = 0;
+  for (let part = 1; part <= maxParts; part += 1) total += sizes(part);
+  return total;
+}
+
 export interface PartUploadOptions {
-  partSize: number;
+  partSize: PartSizes;
   /** Parts in flight at once; one more buffer is filled meanwhile. */
   queueSize: number;
   /** The most parts the object may have (S3: 10,000); the error when the body needs more. */
@@ -43,6 +55,7 @@ export interface PartUploadOptions {
  */
 export async function uploadInParts(client: S3Client, params: UploadParams, body: Readable, options: PartUploadOptions): Promise<{ bytes: number }> {
   const { partSize, queueSize, maxParts } = options;
+  const sizeOf = typeof partSize === 'number' ? () => partSize : partSize;
   let uploadId: string | undefined;
   const free: Buffer[] = [];
   let buffersAllocated = 0;
@@ -51,12 +64,14 @@ export async function uploadInParts(client: S3Client, params: UploadParams, body
   let failure: unknown;
   let bytes = 0;
 
-  const takeBuffer = async (): Promise<Buffer> => {
+  const takeBuffer = async (size: number): Promise<Buffer> => {
     while (free.length === 0 && buffersAllocated > queueSize) await Promise.race(inFlight);
     if (failure !== undefined) throw failure;
-    if (free.length > 0) return free.pop()!;
+    const reused = free.pop();
+    if (reused?.length === size) return reused;
+    if (reused) buffersAllocated -= 1; // the parts have grown: this smaller buffer is let go
     buffersAllocated += 1;
-    return Buffer.allocUnsafe(partSize); // not zero-filled: a small body touches only its own size of it
+    return Buffer.allocUnsafe(size); // not zero-filled: a small body touches only its own size of it
   };
   const sendPart = (buffer: Buffer, length: number, partNumber: number, id: string): void => {
     const sending: Promise<void> = client
@@ -78,7 +93,7 @@ export async function uploadInParts(client: S3Client, params: UploadParams, body
     inFlight.add(sending);
   };
 
-  let current = await takeBuffer();
+  let current = await takeBuffer(sizeOf(1));
   let filled = 0;
   let partNumber = 0;
   // The signal fails the body, which ends the read loop even while the body is idle (and stops its producer).
@@ -87,17 +102,17 @@ export async function uploadInParts(client: S3Client, params: UploadParams, body
     for await (const chunk of body as AsyncIterable<Buffer>) {
       let offset = 0;
       while (offset < chunk.length) {
-        if (filled === partSize) {
+        if (filled === current.length) {
           // A full part with more to come: the object needs a multipart upload.
           if (partNumber + 1 >= maxParts) throw options.tooManyParts();
           uploadId ??= (await client.send(new CreateMultipartUploadCommand(params))).UploadId;
           if (!uploadId) throw new Error(`S3 started no multipart upload for '${params.Key}'`);
           partNumber += 1;
           sendPart(current, filled, partNumber, uploadId);
-          current = await takeBuffer();
+          current = await takeBuffer(sizeOf(partNumber + 1));
           filled = 0;
         }
-        const copied = chunk.copy(current, filled, offset, Math.min(chunk.length, offset + partSize - filled));
+        const copied = chunk.copy(current, filled, offset, Math.min(chunk.length, offset + current.length - filled));
         filled += copied;
         offset += copied;
         bytes += copied;

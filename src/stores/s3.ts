@@ -12,7 +12,7 @@ import type { ObjectLockConfig, S3StoreConfig } from '../plan/schema';
 import { createS3Client } from './s3Client';
 import { assertValidKey, InvalidKeyError } from './keys';
 import { objectLockParams, objectLockProblem } from './objectLockParams';
-import { uploadInParts } from './partUpload';
+import { partsCapacity, uploadInParts, type PartSizes } from './partUpload';
 import { errorName } from './s3Errors';
 import { ObjectNotFoundError, type BackupStore, type PutOptions, type StoredObject } from './types';
 
@@ -25,12 +25,19 @@ const MAX_PARTS = 10_000;
  * full-speed streams, small enough that a worker's upload buffers stay near 24 MiB per component.
  */
 export const DEFAULT_PART_SIZE = 8 * MiB;
+/** How unknown-size parts grow: doubling every this many parts, up to MAX_GROWN_PART_SIZE. */
+const GROWTH_EVERY_PARTS = 500;
+const MAX_GROWN_PART_SIZE = 128 * MiB;
 /**
- * Parts for a body of unknown size: an upload keeps one part size (its buffers are reused from part to part,
- * src/stores/partUpload.ts), so it is chosen for the worst case, a body of 1 TiB (10,000 × 105 MiB =
- * 1.03 TiB). The buffers are not zero-filled, so a body smaller than a part occupies only its own size.
+ * Parts for a body of unknown size (Redis, files, HTTP): 8 MiB, doubling every 500 parts up to 128 MiB, so
+ * 10,000 parts hold 1.03 TiB while a body of a few GB goes out in 8 MiB parts (upload buffers about 24 MiB).
+ * One size for the whole upload had to be chosen for 1 TiB (105 MiB): up to 315 MiB of buffers for any body
+ * over 210 MB.
  */
-export const UNKNOWN_SIZE_PART_SIZE = Math.ceil(1024 ** 4 / MAX_PARTS / MiB) * MiB;
+export function unknownSizePartSize(partNumber: number): number {
+  const doublings = Math.floor((partNumber - 1) / GROWTH_EVERY_PARTS);
+  return Math.min(DEFAULT_PART_SIZE * 2 ** doublings, MAX_GROWN_PART_SIZE);
+}
 /** Parts uploaded at once; a put buffers up to about partSize × (queueSize + 1) bytes. */
 export const DEFAULT_QUEUE_SIZE = 2;
 
@@ -38,7 +45,8 @@ export interface S3StoreOptions {
   /**
    * Multipart part size in bytes (at least 5 MiB), overriding the store's `partSizeMiB`: the part size for
    * bodies of unknown size and the smallest one for known sizes. Default: 8 MiB for known sizes,
-   * UNKNOWN_SIZE_PART_SIZE (105 MiB) for unknown ones. Memory per put is about partSize × (queueSize + 1).
+   * unknownSizePartSize (8 MiB growing to 128 MiB) for unknown ones. Memory per put is about the part size
+   * reached × (queueSize + 1).
    */
   partSize?: number;
   /** Parts uploaded concurrently per put, overriding the store's `uploadQueueSize` (default 2). */
@@ -161,7 +169,8 @@ export class S3Store implements BackupStore {
           maxParts: MAX_PARTS,
           tooManyParts: () =>
             new StoreConfigurationError(
-              `'${key}' is larger than ${partSize * MAX_PARTS} bytes, the most ${MAX_PARTS} parts of ${partSize / MiB} MiB hold: ` +
+              `'${key}' is larger than ${partsCapacity(partSize, MAX_PARTS)} bytes, the most ${MAX_PARTS} parts` +
+                `${typeof partSize === 'number' ? ` of ${partSize / MiB} MiB` : ''} hold: ` +
                 'pass expectedBytes to put or raise the store part size',
               'TooManyParts',
             ),
@@ -248,11 +257,12 @@ export class S3Store implements BackupStore {
 
   /**
    * The part size of one put. A known (estimated) size gets parts just large enough for 9,000 of them, not
-   * 10,000, so an estimate somewhat short of the real size still fits; an unknown size gets parts for 1 TiB
-   * unless a part size was configured (then the configuration caps the object at 10,000 of its parts).
+   * 10,000, so an estimate somewhat short of the real size still fits; an unknown size gets parts that grow
+   * to hold 1 TiB unless a part size was configured (then the configuration caps the object at 10,000 of its
+   * parts).
    */
-  partSizeFor(expectedBytes: number | undefined): number {
-    if (expectedBytes === undefined || !(expectedBytes > 0)) return this.configuredPartSize ?? UNKNOWN_SIZE_PART_SIZE;
+  partSizeFor(expectedBytes: number | undefined): PartSizes {
+    if (expectedBytes === undefined || !(expectedBytes > 0)) return this.configuredPartSize ?? unknownSizePartSize;
     return Math.max(this.configuredPartSize ?? DEFAULT_PART_SIZE, Math.ceil(expectedBytes / 9_000 / MiB) * MiB);
   }
 

@@ -1,6 +1,7 @@
 /**
  * The S3 store's multipart uploads against MinIO: parts go out of a fixed set of buffers reused from part to
- * part (the property lib-storage, which it replaced, lacked), bodies of every shape arrive byte for byte, and
+ * part (the property lib-storage, which it replaced, lacked), parts of unknown-size bodies start small and
+ * grow, bodies of every shape arrive byte for byte, and
  * a failure mid-way aborts the upload and stops the body. An SDK middleware only watches what is sent; every
  * answer, the failure's included, comes from MinIO.
  */
@@ -107,6 +108,40 @@ describe('S3 multipart uploads through reused part buffers (MinIO)', () => {
     await expect(store.put(key, source.stream)).resolves.toEqual({ bytes: size });
     expect(sent.map((each) => each.command).filter((command) => command !== 'ListMultipartUploadsCommand')).toEqual(commands);
     expect(await sha256Of(await store.get(key))).toBe(source.sha256());
+  });
+
+  test('parts that grow along the upload: each has its size, smaller buffers are let go, the body arrives byte for byte', async () => {
+    const store = newStore();
+    const sent = watch(store.client);
+    const key = 'growing.bin';
+    const grown = (part: number) => (part <= 3 ? PART : 2 * PART);
+    const size = 3 * PART + 2 * (2 * PART) + 12_345;
+    const source = body(size);
+    const upload = uploadInParts(store.client, { Bucket: env.s3Bucket, Key: `${prefix}/${key}` }, source.stream, {
+      partSize: grown,
+      queueSize: 2,
+      maxParts: 10_000,
+      tooManyParts: () => new StoreConfigurationError('too many parts', 'TooManyParts'),
+    });
+    await expect(upload).resolves.toEqual({ bytes: size });
+    const parts = sent.filter((each) => each.command === 'UploadPartCommand');
+    expect(parts.map((part) => part.body!.byteLength)).toEqual([PART, PART, PART, 2 * PART, 2 * PART, 12_345]);
+    // Still at most queueSize + 1 buffers of each size: the grown parts do not add to the small ones' buffers.
+    const buffersOfSize = (length: number) => new Set(parts.map((part) => part.body!.buffer).filter((buffer) => buffer.byteLength === length)).size;
+    expect(buffersOfSize(PART)).toBeLessThanOrEqual(3);
+    expect(buffersOfSize(2 * PART)).toBeLessThanOrEqual(3);
+    expect(await sha256Of(await store.get(key))).toBe(source.sha256());
+  });
+
+  test('a body of unknown size starts in 8 MiB parts, not parts sized for 1 TiB', async () => {
+    const store = new S3Store({ type: 's3', bucket: env.s3Bucket, prefix, endpoint: env.s3Endpoint }, { credentials });
+    stores.push(store);
+    const sent = watch(store.client);
+    const size = 16 * MiB + 1;
+    const source = body(size);
+    await expect(store.put('unknown-size.bin', source.stream)).resolves.toEqual({ bytes: size });
+    expect(sent.filter((each) => each.command === 'UploadPartCommand').map((part) => part.body!.byteLength)).toEqual([8 * MiB, 8 * MiB, 1]);
+    expect(await sha256Of(await store.get('unknown-size.bin'))).toBe(source.sha256());
   });
 
   test('a part MinIO refuses fails the put, stops the body, and leaves no upload behind', async () => {

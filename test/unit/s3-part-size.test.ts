@@ -1,5 +1,6 @@
 /** How the S3 store sizes multipart parts: every body up to 1 TiB fits in S3's 10,000 parts, memory stays bounded by configuration. */
-import { DEFAULT_PART_SIZE, S3Store, UNKNOWN_SIZE_PART_SIZE } from '../../src/stores/s3';
+import { partsCapacity } from '../../src/stores/partUpload';
+import { DEFAULT_PART_SIZE, S3Store, unknownSizePartSize } from '../../src/stores/s3';
 import { planSchema } from '../../src/plan/schema';
 
 const MiB = 1024 * 1024;
@@ -9,12 +10,14 @@ const base = { type: 's3' as const, bucket: 'backups', prefix: '', endpoint: 'ht
 
 describe('S3 part size', () => {
 
-  test('a body of unknown size gets parts large enough for 1 TiB in 10,000 parts', () => {
+  test('a body of unknown size gets parts that start at 8 MiB and grow to hold 1 TiB in 10,000 parts', () => {
     const store = new S3Store(base, { credentials });
-    expect(store.partSizeFor(undefined)).toBe(UNKNOWN_SIZE_PART_SIZE);
-    expect(UNKNOWN_SIZE_PART_SIZE * 10_000).toBeGreaterThanOrEqual(TiB);
-    expect(UNKNOWN_SIZE_PART_SIZE % MiB).toBe(0);
-    expect(UNKNOWN_SIZE_PART_SIZE).toBe(105 * MiB);
+    expect(store.partSizeFor(undefined)).toBe(unknownSizePartSize);
+    const sizes = Array.from({ length: 10_000 }, (_, i) => unknownSizePartSize(i + 1));
+    // 8 MiB for the first 500 parts (about 4 GB: a few GB go out of 24 MiB of buffers), doubling every 500 up to 128 MiB.
+    expect([1, 500, 501, 1000, 1001, 1500, 1501, 2000, 2001, 10_000].map((part) => sizes[part - 1] / MiB)).toEqual([8, 8, 16, 16, 32, 32, 64, 64, 128, 128]);
+    expect(sizes.every((size, i) => size % MiB === 0 && size >= 5 * MiB && (i === 0 || size >= sizes[i - 1]))).toBe(true);
+    expect(partsCapacity(unknownSizePartSize, 10_000)).toBeGreaterThanOrEqual(TiB);
     store.destroy();
   });
 
@@ -25,9 +28,9 @@ describe('S3 part size', () => {
     // 9,000 parts of 8 MiB hold about 70 GiB; a larger database gets larger parts.
     expect(store.partSizeFor(70 * 1024 * MiB)).toBe(8 * MiB);
     expect(store.partSizeFor(100 * 1024 * MiB)).toBe(12 * MiB);
-    expect(store.partSizeFor(0)).toBe(UNKNOWN_SIZE_PART_SIZE);
+    expect(store.partSizeFor(0)).toBe(unknownSizePartSize);
     const fiveTiB = 5 * TiB;
-    const part = store.partSizeFor(fiveTiB);
+    const part = store.partSizeFor(fiveTiB) as number;
     expect(part * 9_000).toBeGreaterThanOrEqual(fiveTiB);
     expect(part * 10_000).toBeGreaterThanOrEqual(fiveTiB * 1.1);
     store.destroy();
