@@ -47,18 +47,25 @@ export function treeResidentBytes(root: number): number {
   return total;
 }
 
-/** Samples a tree every intervalMs until stopped; stop() resolves with the peak seen. */
+/**
+ * Samples a tree until stopped; stop() returns the peak seen. The first ten samples come every intervalMs / 10:
+ * a command that is over within a tenth of a second (the tiny sizes' rows) is still seen running, where the
+ * first sample, taken as it is spawned, may find it not yet executing (an RSS of 0).
+ */
 export function sampleTreePeak(root: () => number | undefined, intervalMs = 100): { stop(): number } {
   let peak = 0;
+  let samples = 0;
+  let timer: NodeJS.Timeout | undefined;
   const sample = () => {
     const pid = root();
     if (pid !== undefined) peak = Math.max(peak, treeResidentBytes(pid));
+    samples += 1;
+    timer = setTimeout(sample, samples <= 10 ? intervalMs / 10 : intervalMs);
   };
   sample();
-  const timer = setInterval(sample, intervalMs);
   return {
     stop: () => {
-      clearInterval(timer);
+      clearTimeout(timer);
       return peak;
     },
   };

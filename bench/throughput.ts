@@ -150,6 +150,8 @@ interface RowResult {
 
 class Bench {
   private worker?: WorkerProcess;
+  /** Every worker this bench started and has not stopped yet: stop() ends them all, on Ctrl-C too. */
+  private readonly running = new Set<WorkerProcess>();
   private readonly dir: string;
   private readonly storeConfig: StoreConfig;
   private readonly baseEnv: NodeJS.ProcessEnv;
@@ -209,7 +211,8 @@ class Bench {
   }
 
   async startWorker(): Promise<void> {
-    this.worker = await startWorker(this.baseEnv, ['--max-concurrent', '4']);
+    this.worker = await this.launchWorker(this.baseEnv, ['--max-concurrent', '4']);
+    log(`worker (pid ${this.worker.child.pid}) on task queue ${this.baseEnv.LIFEBOAT_TASK_QUEUE}`);
     await this.recordWorkerAtRest('after start, before any workflow');
   }
 
@@ -220,8 +223,19 @@ class Bench {
     if (pid !== undefined) this.workerAtRest.push({ when, rss: treeResidentBytes(pid) });
   }
 
+  private async launchWorker(env: NodeJS.ProcessEnv, args: string[] = []): Promise<WorkerProcess> {
+    const worker = await startWorker(env, args);
+    this.running.add(worker);
+    return worker;
+  }
+
+  private async stopWorker(worker: WorkerProcess): Promise<void> {
+    await worker.stop();
+    this.running.delete(worker);
+  }
+
   async stop(): Promise<void> {
-    await this.worker?.stop();
+    await Promise.all([...this.running].map((worker) => this.stopWorker(worker)));
   }
 
   /** Runs `lifeboat backup run --wait --json`, sampling the worker's process tree. */
@@ -450,7 +464,8 @@ class Bench {
     }
     // The worker needs the URLs: a second worker with them, on its own task queue.
     const queueEnv = { ...this.baseEnv, ...env, LIFEBOAT_TASK_QUEUE: `${this.baseEnv.LIFEBOAT_TASK_QUEUE}-tiny` };
-    const worker = await startWorker(queueEnv);
+    const worker = await this.launchWorker(queueEnv);
+    log(`orchestration: a second worker (pid ${worker.child.pid}) on task queue ${queueEnv.LIFEBOAT_TASK_QUEUE}`);
     const plan = this.plan('bench-tiny', Array.from({ length: count }, (_, i) => ({
       name: `c${i}`,
       type: 'postgres' as const,
@@ -477,7 +492,7 @@ class Bench {
         dumps.push(dumpSeconds);
       }
     } finally {
-      await worker.stop();
+      await this.stopWorker(worker);
     }
     return { cliWall, workflowWall, dumps };
   }

@@ -2,7 +2,7 @@
  * Keeps the throughput benchmark working: it runs at a tiny size, one round, on its own throwaway stack, and
  * must produce every table with every row measured (the numbers themselves are for bench/RESULTS.md).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -50,4 +50,50 @@ describe('npm run bench (throughput)', () => {
     expect(written).toMatch(/^\| after start, before any workflow \| \d+ \|$/m);
     expect(written).toMatch(/^\| after the 0\.005 GB rounds \| \d+ \|$/m);
   }, 1_000_000);
+
+  test('Ctrl-C (SIGINT to the bench alone) stops every worker it started, the orchestration\'s second one included', async () => {
+    const results = path.join(tempDir('bench-interrupted'), 'RESULTS.md');
+    const bench = spawn(process.execPath, [BENCH, '--sizes', '0.005', '--rounds', '1', '--warmup', '0', '--components', '2', '--results', results], {
+      env: process.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => bench.once('close', (code) => resolve(code)));
+    let log = '';
+    const workerPids: number[] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the orchestration's worker did not start:\n${log}`)), 300_000);
+        bench.stderr.on('data', (chunk: Buffer) => {
+          log += chunk.toString();
+          workerPids.splice(0, workerPids.length, ...[...log.matchAll(/worker \(pid (\d+)\)/g)].map((match) => Number(match[1])));
+          if (/a second worker \(pid \d+\)/.test(log)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        void exited.then(() => reject(new Error(`the bench exited before its second worker started:\n${log}`)));
+      });
+      expect(workerPids).toHaveLength(2);
+      bench.kill('SIGINT');
+      expect(await exited).toBe(130);
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      expect(workerPids.filter(alive)).toEqual([]);
+    } finally {
+      for (const pid of workerPids) {
+        try {
+          process.kill(pid, 'SIGKILL'); // only if the bench left it behind
+        } catch {
+          // already gone
+        }
+      }
+      bench.kill('SIGKILL');
+    }
+  }, 600_000);
 });
