@@ -110,7 +110,7 @@ describe('S3 multipart uploads through reused part buffers (MinIO)', () => {
     expect(await sha256Of(await store.get(key))).toBe(source.sha256());
   });
 
-  test('parts that grow along the upload: each has its size, smaller buffers are let go, the body arrives byte for byte', async () => {
+  test('parts that grow along the upload: each has its size, at most queueSize + 1 buffers of either size, the body arrives byte for byte', async () => {
     const store = newStore();
     const sent = watch(store.client);
     const key = 'growing.bin';

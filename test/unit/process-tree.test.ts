@@ -18,7 +18,7 @@ test('samples ten times in the first interval, then once per interval', async ()
   expect(calls).toBe(stopped);
 });
 
-test('a short-lived process is seen with its memory', async () => {
+test("a process sampled while it runs reports a live process's memory (a sanity check, not the schedule)", async () => {
   // A Node process that ends soon after start-up: any sample of it while it runs finds tens of MiB resident.
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => undefined, 30)']);
   const sampler = sampleTreePeak(() => child.pid);
