@@ -27,7 +27,7 @@ import type { EngineRunInput, EngineRunOutput } from './engineRun';
 import { cpuSecondsWithReapedChildren, parseBashTimes, sampleTreePeak, treeResidentBytes } from './processTree';
 import { startStack, type Stack } from './stack';
 import { fitLine, spread, summarizeProfile, type Spread } from './stats';
-import { NODE_FLAGS } from '../worker/nodeFlags';
+import { NODE_ENVIRONMENT, NODE_FLAGS } from '../worker/nodeFlags';
 
 const MiB = 1024 * 1024;
 const ENGINE_RUN = path.join(__dirname, 'engineRun.js');
@@ -256,7 +256,7 @@ class Bench {
   private async engineRun(input: EngineRunInput, env: NodeJS.ProcessEnv, profile: string | undefined): Promise<Sample> {
     const profileDir = path.join(this.dir, 'profiles', profile ?? 'none');
     const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-    const result = await measured(process.execPath, [...NODE_FLAGS, ...flags, ENGINE_RUN, JSON.stringify(input)], env);
+    const result = await measured(process.execPath, [...NODE_FLAGS, ...flags, ENGINE_RUN, JSON.stringify(input)], { ...NODE_ENVIRONMENT, ...env });
     if (profile) this.profiles.push(...readdirSync(profileDir).map((file) => path.join(profileDir, file)));
     const output = JSON.parse(result.stdout) as EngineRunOutput;
     if (!(output.bytes > 0)) throw new Error(`the ${input.mode} activity moved no bytes`);

@@ -1,6 +1,7 @@
 /**
- * The Node flags every launcher we ship runs Lifeboat with (`npm start`, `npm run lifeboat`, the image's
- * ENTRYPOINT, the tests' and the benchmark's workers); test/unit/node-flags.test.ts keeps them in step.
+ * The Node flags and environment every launcher we ship runs Lifeboat with (`npm start`, `npm run lifeboat`,
+ * the image's ENTRYPOINT and ENV, the tests' and the benchmark's workers); test/unit/node-flags.test.ts keeps
+ * them in step.
  *
  * Why a young generation of 2 MiB semi-spaces instead of V8's 16: the worker streams through short-lived
  * buffers, and V8 grows each of its two isolates' young generation (main and workflow thread) to its maximum,
@@ -8,3 +9,12 @@
  * 255 MiB, for a few more scavenges (15 ms per backup); see bench/RESULTS.md.
  */
 export const NODE_FLAGS = ['--max-semi-space-size=2'] as const;
+
+/**
+ * Why at most two glibc malloc arenas: glibc gives each thread that allocates its own arena (up to 8 per
+ * core), and the worker has many such threads (the Temporal core's runtime, the workflow thread, libuv's
+ * pool). Each arena keeps what was freed in it, part buffers included. Two arenas took the worker from 180 to
+ * 160 MiB at rest after backups and its 1 GB backup peak down by about 20 MiB (bench/RESULTS.md). A value the
+ * user set wins.
+ */
+export const NODE_ENVIRONMENT = { MALLOC_ARENA_MAX: '2' } as const;

@@ -1,5 +1,5 @@
 /** Child processes as streams: the data plane's way to run pg_dump, pg_restore and friends. */
-import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Duplex, PassThrough, Writable, type Readable } from 'node:stream';
 
@@ -13,6 +13,29 @@ export class StderrTail {
   toString(): string {
     return this.text.trim();
   }
+}
+
+const found = new Map<string, boolean>();
+
+/** Whether `command --version` runs and exits 0 (checked once per process and command). */
+export function hasProgram(command: string): boolean {
+  if (!found.has(command)) found.set(command, spawnSync(command, ['--version'], { stdio: 'ignore' }).status === 0);
+  return found.get(command)!;
+}
+
+export interface OutputOptions {
+  /**
+   * Run the program with a 1 MiB stdout buffer (coreutils' `stdbuf -o1M`). A program that writes through C
+   * stdio (pg_dump) flushes into a pipe every 4 KiB: some 250,000 write(2) calls per GB, each waking the
+   * reader; with 1 MiB blocks, about a thousand. Measured: a quarter less CPU in the kernel and a faster dump
+   * (bench/RESULTS.md). Where `stdbuf` is missing, the program runs as it is.
+   */
+  largeStdoutBuffer?: boolean;
+}
+
+/** The command line that runs `command` as `options` ask. */
+function commandLine(command: string, args: string[], options: OutputOptions): [string, string[]] {
+  return options.largeStdoutBuffer && hasProgram('stdbuf') ? ['stdbuf', ['-o1M', command, ...args]] : [command, args];
 }
 
 export class ProcessFailedError extends Error {
@@ -55,8 +78,8 @@ export interface SpawnedFilter {
 }
 
 /** A process as a stream filter: bytes in through stdin, out through stdout (zstd, tar, pg_restore...). */
-export function spawnFilter(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): SpawnedFilter {
-  const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+export function spawnFilter(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, options: OutputOptions = {}): SpawnedFilter {
+  const child = spawn(...commandLine(command, args, options), { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = watchExit(child, command); // reported through `output` too; callers may await either
   // A process that stops reading early (EPIPE) is reported through its exit code, not as a stream error.
   child.stdin.on('error', () => undefined);
@@ -80,8 +103,8 @@ export function spawnFilter(command: string, args: string[], env: NodeJS.Process
 }
 
 /** Runs a process that only produces output (pg_dump, redis-cli --rdb -). */
-export function spawnWithOutput(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): SpawnedFilter {
-  const filter = spawnFilter(command, args, env);
+export function spawnWithOutput(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, options: OutputOptions = {}): SpawnedFilter {
+  const filter = spawnFilter(command, args, env, options);
   filter.stdin.end();
   return filter;
 }
@@ -125,10 +148,10 @@ export interface SpawnedPipeline {
  * pipe, never through Node: the event loop only sees the filter's (compressed) output.
  */
 export function spawnPipeline(
-  producer: { command: string; args: string[]; env?: NodeJS.ProcessEnv },
+  producer: { command: string; args: string[]; env?: NodeJS.ProcessEnv } & OutputOptions,
   filter: { command: string; args: string[] },
 ): SpawnedPipeline {
-  const first = spawn(producer.command, producer.args, { env: producer.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const first = spawn(...commandLine(producer.command, producer.args, producer), { env: producer.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const producerExited = watchExit(first, producer.command);
   const second = spawn(filter.command, filter.args, { stdio: [first.stdout, 'pipe', 'pipe'] });
   // The filter holds its own copy of the pipe's read end; the parent's must not read (or keep it open).

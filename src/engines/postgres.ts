@@ -185,10 +185,10 @@ async function dumpPostgres(component: PostgresComponent): Promise<ComponentDump
     const dump =
       compression.algorithm === 'zstd'
         ? (() => {
-            const piped = spawnPipeline({ command: pgDump, args: dumpArguments, env: childEnv(connection) }, { command: 'zstd', args: zstdArguments(compression) });
+            const piped = spawnPipeline({ command: pgDump, args: dumpArguments, env: childEnv(connection), largeStdoutBuffer: true }, { command: 'zstd', args: zstdArguments(compression) });
             return { stdout: piped.stdout, exited: Promise.all([piped.producerExited, piped.filterExited]), kill: piped.kill, sourceBytes: piped.filterInputBytes };
           })()
-        : { ...spawnWithOutput(pgDump, dumpArguments, childEnv(connection)), sourceBytes: undefined };
+        : { ...spawnWithOutput(pgDump, dumpArguments, childEnv(connection), { largeStdoutBuffer: true }), sourceBytes: undefined };
     // Counting runs in the exporting transaction while pg_dump streams: both see the same snapshot.
     const counted = countRows(client, component.rowCounts);
     const finished = (async (): Promise<{ postgres: PostgresFacts }> => {

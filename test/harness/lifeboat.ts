@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { stringify } from 'yaml';
 import type { PlanInput } from '../../src/plan/schema';
-import { NODE_FLAGS } from '../../worker/nodeFlags';
+import { NODE_ENVIRONMENT, NODE_FLAGS } from '../../worker/nodeFlags';
 import { testEnv } from './env';
 
 // From test/harness (jest) or dist/test/harness (the compiled benchmark): both find the built CLI.
@@ -38,7 +38,7 @@ export interface CliResult {
 
 export function runCli(args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], { env: { ...NODE_ENVIRONMENT, ...options.env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -85,7 +85,7 @@ export interface WorkerProcess {
 
 /** Starts `lifeboat worker [args]` and resolves once it polls its task queue. */
 export async function startWorker(env: NodeJS.ProcessEnv, args: string[] = [], cwd?: string): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'worker', ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'worker', ...args], { env: { ...NODE_ENVIRONMENT, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   await new Promise<void>((resolve, reject) => {

@@ -4,16 +4,18 @@
  * compression, manifest compression "none") still restores, because the manifest says what to do.
  */
 import { execFile } from 'node:child_process';
-import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { restoreComponent, type RestoreComponentResult } from '../../activities/recovery';
-import type { Manifest } from '../../src/catalog/manifest';
+import { formatSetId, type Manifest } from '../../src/catalog/manifest';
 import { decompressor } from '../../src/engines/compression';
-import { planSchema, type Compression, type PlanInput } from '../../src/plan/schema';
+import { postgresEngine } from '../../src/engines/postgres';
+import { planSchema, postgresComponentSchema, type Compression, type PlanInput } from '../../src/plan/schema';
+import { createStore } from '../../src/stores';
 import { createDatabase, databaseUrl, runPgbenchInit, tableRowCounts, tempDir, testEnv, uniqueName } from '../harness/env';
 import { backupSet, lifeboatEnv, runCli, startWorker, writePlan, type WorkerProcess } from '../harness/lifeboat';
 
@@ -88,6 +90,31 @@ describe('PostgreSQL dumps: -Z0 through zstd by default', () => {
     const restored = await restoreWithLifeboat(plan, manifest.setId);
     expect(restored).toEqual(component.postgres?.rowCounts);
     expect(restored['public.pgbench_accounts']).toBe(100_000);
+  });
+
+  test('pg_dump writes into zstd in 1 MiB blocks, not C stdio\'s 4 KiB ones (its write(2) calls counted by strace)', async () => {
+    // PG_BIN_DIR points the engine at a pg_dump that runs the real one under strace.
+    const bin = path.join(dir, 'traced-bin');
+    const trace = path.join(dir, 'pg_dump.strace');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'pg_dump'), `#!/bin/sh\nexec strace -f -qq -c -e trace=write -o '${trace}' '${path.join(testEnv().pgBinDir, 'pg_dump')}' "$@"\n`, { mode: 0o755 });
+    const component = postgresComponentSchema.parse({ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' }, rowCounts: 'estimated' });
+    const plan = planSchema.parse(localPlan('traced').plan);
+    const setStartedAt = new Date();
+    const context = { plan, setId: formatSetId(setStartedAt, 'abcdef'), setStartedAt, store: createStore(plan.store), completeSets: async () => [], putSidecar: async () => { throw new Error('no sidecars'); } };
+    process.env.SOURCE_DATABASE_URL = env.SOURCE_DATABASE_URL;
+    process.env.PG_BIN_DIR = bin;
+    const dump = await postgresEngine.dump(component, context).finally(() => delete process.env.PG_BIN_DIR);
+    let dumpBytes = 0;
+    await pipeline(dump.stream, decompressor({ algorithm: 'zstd', level: 3 }), async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) dumpBytes += chunk.length;
+    });
+    await dump.finished;
+    expect(dumpBytes).toBeGreaterThan(8e6); // pgbench at scale 1 (10 MB): C stdio alone would make some 2,500 writes
+    // strace -c's table: "% time  seconds  usecs/call  calls  [errors]  syscall".
+    const writeLine = readFileSync(trace, 'utf8').split('\n').find((line) => line.trim().endsWith(' write'));
+    const writes = Number(writeLine?.trim().split(/\s+/)[3]);
+    expect(writes).toBeLessThanOrEqual(Math.ceil(dumpBytes / (1024 * 1024)) + 8);
   });
 
   test('the level is configurable and recorded', async () => {
