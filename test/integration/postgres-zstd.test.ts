@@ -103,8 +103,12 @@ describe('PostgreSQL dumps: -Z0 through zstd by default', () => {
     const setStartedAt = new Date();
     const context = { plan, setId: formatSetId(setStartedAt, 'abcdef'), setStartedAt, store: createStore(plan.store), completeSets: async () => [], putSidecar: async () => { throw new Error('no sidecars'); } };
     process.env.SOURCE_DATABASE_URL = env.SOURCE_DATABASE_URL;
+    const binDir = process.env.PG_BIN_DIR; // put back afterwards: the later tests' in-process restores read it
     process.env.PG_BIN_DIR = bin;
-    const dump = await postgresEngine.dump(component, context).finally(() => delete process.env.PG_BIN_DIR);
+    const dump = await postgresEngine.dump(component, context).finally(() => {
+      if (binDir === undefined) delete process.env.PG_BIN_DIR;
+      else process.env.PG_BIN_DIR = binDir;
+    });
     let dumpBytes = 0;
     await pipeline(dump.stream, decompressor({ algorithm: 'zstd', level: 3 }), async (source: AsyncIterable<Buffer>) => {
       for await (const chunk of source) dumpBytes += chunk.length;
