@@ -1,7 +1,8 @@
 /** Child processes as streams: the data plane's way to run pg_dump, pg_restore and friends. */
-import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Duplex, PassThrough, Writable, type Readable } from 'node:stream';
+import { findOnPath } from '../embedded/binaries';
 
 /** The last bytes a process wrote to stderr, for error messages (bounded: a chatty process costs no memory). */
 export class StderrTail {
@@ -13,14 +14,6 @@ export class StderrTail {
   toString(): string {
     return this.text.trim();
   }
-}
-
-const found = new Map<string, boolean>();
-
-/** Whether `command --version` runs and exits 0 (checked once per process and command). */
-export function hasProgram(command: string): boolean {
-  if (!found.has(command)) found.set(command, spawnSync(command, ['--version'], { stdio: 'ignore' }).status === 0);
-  return found.get(command)!;
 }
 
 export interface OutputOptions {
@@ -35,7 +28,7 @@ export interface OutputOptions {
 
 /** The command line that runs `command` as `options` ask. */
 function commandLine(command: string, args: string[], options: OutputOptions): [string, string[]] {
-  return options.largeStdoutBuffer && hasProgram('stdbuf') ? ['stdbuf', ['-o1M', command, ...args]] : [command, args];
+  return options.largeStdoutBuffer && findOnPath('stdbuf') !== undefined ? ['stdbuf', ['-o1M', command, ...args]] : [command, args];
 }
 
 export class ProcessFailedError extends Error {

@@ -7,14 +7,15 @@ import { PassThrough, type Duplex } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { CompressionRecord } from '../catalog/manifest';
 import type { Compression } from '../plan/schema';
-import { filterStream, hasProgram } from './childProcess';
+import { findOnPath } from '../embedded/binaries';
+import { filterStream } from './childProcess';
 
 const CHUNK = 1024 * 1024; // zlib is several times faster with 1 MiB chunks than with its 16 KiB default
 const DEFAULT_LEVEL = { gzip: 6, zstd: 3 } as const;
 
-/** Whether the `zstd` program is on PATH (checked once per process). */
+/** Whether the `zstd` program is on PATH (a look at PATH's directories, no process started). */
 export function hasZstd(): boolean {
-  return hasProgram('zstd');
+  return findOnPath('zstd') !== undefined;
 }
 
 /** The compression that will really be used for a request: zstd falls back to gzip when `zstd` is missing. */

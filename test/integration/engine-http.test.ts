@@ -11,14 +11,14 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { formatSetId, type Manifest } from '../../src/catalog/manifest';
+import type { Manifest } from '../../src/catalog/manifest';
 import { freePort } from '../../src/embedded/ports';
 import { ComponentError } from '../../src/engines/errors';
 import { httpEngine } from '../../src/engines/http';
 import type { ComponentDump, DumpContext, EngineFacts } from '../../src/engines/types';
 import { httpComponentSchema, planSchema, type HttpComponent, type PlanInput } from '../../src/plan/schema';
-import { createStore } from '../../src/stores';
 import { tempDir, testEnv, uniqueName } from '../harness/env';
+import { inProcessDumpContext } from '../harness/engines';
 import { historyText, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';
 
 const execFileAsync = promisify(execFile);
@@ -179,17 +179,7 @@ function component(input: Record<string, unknown>): HttpComponent {
 }
 
 function dumpContext(exported: HttpComponent, setStartedAt = new Date()): DumpContext {
-  const plan = planSchema.parse({ name: 'in-process', store: { type: 'local', path: path.join(dir, 'in-process') }, components: [exported] });
-  return {
-    plan,
-    setId: formatSetId(setStartedAt, 'abcdef'),
-    setStartedAt,
-    store: createStore(plan.store),
-    completeSets: async () => [],
-    putSidecar: async () => {
-      throw new Error('the http engine stores no sidecars');
-    },
-  };
+  return inProcessDumpContext(planSchema.parse({ name: 'in-process', store: { type: 'local', path: path.join(dir, 'in-process') }, components: [exported] }), setStartedAt);
 }
 
 /** Reads a dump to its end: what it streamed and the facts it settled with. */

@@ -1,13 +1,12 @@
 /** Which 2xx answers count as a backup: only a full body (200/203); 202 is retried, 204/206 refused. */
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
-import { formatSetId } from '../../src/catalog/manifest';
 import { freePort } from '../../src/embedded/ports';
 import { ComponentError } from '../../src/engines/errors';
 import { httpEngine } from '../../src/engines/http';
 import { httpComponentSchema, planSchema } from '../../src/plan/schema';
-import { createStore } from '../../src/stores';
 import { tempDir } from '../harness/env';
+import { inProcessDumpContext } from '../harness/engines';
 
 describe('http export status codes', () => {
   let server: Server;
@@ -29,9 +28,8 @@ describe('http export status codes', () => {
   async function outcome(status: number): Promise<ComponentError | 'stored'> {
     const exported = httpComponentSchema.parse({ name: 'export', type: 'http', url: `${base}/${status}` });
     const plan = planSchema.parse({ name: 'codes', store: { type: 'local', path: path.join(tempDir('http-status'), 'store') }, components: [exported] });
-    const setStartedAt = new Date();
     try {
-      const dump = await httpEngine.dump(exported, { plan, setId: formatSetId(setStartedAt, 'abcdef'), setStartedAt, store: createStore(plan.store), completeSets: async () => [], putSidecar: async () => { throw new Error('no sidecars'); } });
+      const dump = await httpEngine.dump(exported, inProcessDumpContext(plan));
       dump.stream.resume();
       await dump.finished;
       return 'stored';
