@@ -32,19 +32,23 @@ function residentBytes(pid: number): number {
   }
 }
 
-/** The summed RSS of root and all its descendants, right now. */
-export function treeResidentBytes(root: number): number {
-  const parentOf = parents();
+/** root and every process below it, right now. */
+function treeOf(root: number): number[] {
   const children = new Map<number, number[]>();
-  for (const [pid, parent] of parentOf) children.set(parent, [...(children.get(parent) ?? []), pid]);
-  let total = 0;
+  for (const [pid, parent] of parents()) children.set(parent, [...(children.get(parent) ?? []), pid]);
+  const tree: number[] = [];
   const queue = [root];
   while (queue.length > 0) {
     const pid = queue.pop()!;
-    total += residentBytes(pid);
+    tree.push(pid);
     queue.push(...(children.get(pid) ?? []));
   }
-  return total;
+  return tree;
+}
+
+/** The summed RSS of root and all its descendants, right now. */
+export function treeResidentBytes(root: number): number {
+  return treeOf(root).reduce((total, pid) => total + residentBytes(pid), 0);
 }
 
 /**
@@ -83,6 +87,21 @@ export function cpuSecondsWithReapedChildren(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU seconds a long-lived tree (a server: PostgreSQL's postmaster, MinIO) has used so far: each live process's
+ * own and its reaped children's. A backend that ends between two readings moves into its parent's reaped time,
+ * so the difference of two readings still counts it.
+ */
+export function treeCpuSeconds(root: number): number {
+  return treeOf(root).reduce((total, pid) => total + cpuSecondsWithReapedChildren(pid), 0);
+}
+
+/** Busy CPU seconds of the whole machine since boot, all cores (/proc/stat: user, nice, system, irq, softirq, steal). */
+export function machineBusySeconds(): number {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** Parses bash's `times` output: its second line is the children's user and system time. */

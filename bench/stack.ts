@@ -25,6 +25,8 @@ export interface PgBackRest {
   /** Runs `pgbackrest <args>` as the cluster's OS user; the argv to spawn. */
   command(args: string[]): [string, string[]];
   configFile: string;
+  /** The cluster's archive_command that pushes WAL to pgBackRest's repository. */
+  archiveCommand: string;
   /** What `pgbackrest version` prints, e.g. "pgBackRest 2.45". */
   version: string;
 }
@@ -129,6 +131,10 @@ function pgBackRestConfig(dir: string, tlsPort: number, accessKey: string, secre
   ].join('\n');
 }
 
+function archiveCommand(binary: string, configFile: string): string {
+  return `${binary} --config=${configFile} --stanza=${PGBACKREST_STANZA} archive-push %p`;
+}
+
 export async function startStack(log: (line: string) => void): Promise<Stack> {
   const temporalCli = findTemporalCli();
   if (!temporalCli) throw new Error(temporalCliMissingMessage());
@@ -159,7 +165,7 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
       for (const sub of ['log', 'lock', 'spool']) mkdirSync(path.join(dir, sub), { recursive: true });
       // pgBackRest needs WAL archiving for an online backup; segments finished before the config exists are retried.
       settings.archive_mode = 'on';
-      settings.archive_command = `'${binary} --config=${configFile} --stanza=${PGBACKREST_STANZA} archive-push %p'`;
+      settings.archive_command = `'${archiveCommand(binary, configFile)}'`;
     }
     const postgres = await startPostgresCluster({ superuserPassword: `bench-${randomBytes(8).toString('hex')}`, baseDir: root, settings });
     stops.push(() => postgres.stop());
@@ -176,7 +182,7 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
       try {
         const [program, args] = command(['stanza-create']);
         execFileSync(program, args, { stdio: 'pipe' });
-        pgBackRest = { configFile, command, version: execFileSync(binary, ['version']).toString().trim() };
+        pgBackRest = { configFile, command, archiveCommand: archiveCommand(binary, configFile), version: execFileSync(binary, ['version']).toString().trim() };
       } catch (error) {
         const detail = (error as { stderr?: Buffer }).stderr?.toString() || String(error);
         pgBackRest = { missing: `pgbackrest stanza-create failed: ${detail.trim()}` };

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { formatSetId } from '../src/catalog/manifest';
 import type { PlanInput, StoreConfig } from '../src/plan/schema';
@@ -24,7 +25,7 @@ import { runCli, startWorker, writePlan, type WorkerProcess } from '../test/harn
 import { tableRowCounts } from '../test/harness/env';
 import { createDataset, type Dataset } from './dataset';
 import type { EngineRunInput, EngineRunOutput } from './engineRun';
-import { cpuSecondsWithReapedChildren, parseBashTimes, sampleTreePeak, treeResidentBytes } from './processTree';
+import { cpuSecondsWithReapedChildren, machineBusySeconds, parseBashTimes, sampleTreePeak, treeCpuSeconds, treeResidentBytes } from './processTree';
 import { startStack, type Stack } from './stack';
 import { fitLine, spread, summarizeProfile, type Spread } from './stats';
 import { NODE_ENVIRONMENT, NODE_FLAGS } from '../worker/nodeFlags';
@@ -87,6 +88,8 @@ interface Sample {
   peakRss: number;
   /** CPU seconds (user + system) of the whole tree. */
   cpu: number;
+  /** For the engine rows: the process's wall before and after the activity, which `seconds` leaves out. */
+  startupSeconds?: number;
 }
 
 let timesFiles = 0;
@@ -145,7 +148,19 @@ interface RowResult {
   seconds: number[];
   rss: number[];
   cpu: number[];
+  /** Busy CPU seconds of the whole machine during the row: the tree's, and the servers' it works them for. */
+  machineCpu: number[];
+  /** Of the machine's: PostgreSQL's (postmaster and its backends) and MinIO's. */
+  postgresCpu: number[];
+  minioCpu: number[];
   unavailable?: string;
+}
+
+/** CPU seconds used so far: by the whole machine, by the bench's PostgreSQL, by its MinIO. */
+interface CpuReading {
+  machine: number;
+  postgres: number;
+  minio: number;
 }
 
 class Bench {
@@ -183,6 +198,52 @@ class Bench {
       PG_BIN_DIR: stack.postgres.binDir,
       BENCH_DB_URL: stack.postgres.superuserUrl('bench_data'),
     };
+  }
+
+  /**
+   * Where the machine's CPU has gone so far. A pipeline's own tree is only part of its cost: the backend that
+   * runs pg_dump's COPY and the MinIO that takes the upload work for it on the same two cores.
+   */
+  private cpuReading(): CpuReading {
+    const postmaster = Number(readFileSync(path.join(this.stack.postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const minio = this.stack.minio.pid;
+    return { machine: machineBusySeconds(), postgres: treeCpuSeconds(postmaster), minio: minio === undefined ? 0 : treeCpuSeconds(minio) };
+  }
+
+  /**
+   * Readies the cluster for the next row, so that no row pays for another's or for pgBackRest's archiving.
+   *
+   * WAL is archived (pushed to pgBackRest, which compresses each 16 MB segment and uploads it over TLS) only
+   * for the pgBackRest row, which needs it; for every other row the archive command is `true`. With archiving on
+   * throughout, a pgbackrest process per segment took about as much CPU as the restore's own backend, during
+   * either restore and into whichever row came next. Then a checkpoint writes the dirty buffers the last row
+   * left, the archiver catches up, and the machine must be idle (under a tenth of a core for a second).
+   */
+  private async settle(nextRow: string): Promise<void> {
+    const started = Date.now();
+    const client = new Client({ connectionString: this.url('postgres') });
+    await client.connect();
+    try {
+      const pgBackRest = this.stack.pgBackRest;
+      if ('archiveCommand' in pgBackRest) {
+        const command = nextRow === 'pgbackrest' ? pgBackRest.archiveCommand : 'true';
+        await client.query(`alter system set archive_command = ${client.escapeLiteral(command)}`);
+        await client.query('select pg_reload_conf()');
+      }
+      await client.query('checkpoint');
+    } finally {
+      await client.end();
+    }
+    const archiveStatus = path.join(this.stack.postgres.dataDir, 'pg_wal', 'archive_status');
+    const waiting = () => existsSync(archiveStatus) && readdirSync(archiveStatus).some((file) => file.endsWith('.ready'));
+    for (const deadline = Date.now() + 300_000; waiting() && Date.now() < deadline; ) await sleep(250);
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+      const busy = machineBusySeconds();
+      await sleep(1000);
+      if (machineBusySeconds() - busy < 0.1) break;
+    }
+    const seconds = (Date.now() - started) / 1000;
+    if (seconds > 5) log(`settled in ${seconds.toFixed(1)} s (checkpoint, WAL archived, machine idle)`);
   }
 
   private url(database: string, withPassword = true): string {
@@ -260,7 +321,10 @@ class Bench {
     if (profile) this.profiles.push(...readdirSync(profileDir).map((file) => path.join(profileDir, file)));
     const output = JSON.parse(result.stdout) as EngineRunOutput;
     if (!(output.bytes > 0)) throw new Error(`the ${input.mode} activity moved no bytes`);
-    return result;
+    // The activity's own wall: a running worker has already started Node and loaded its modules (about half a
+    // second here, most of it @temporalio/worker, which the harness loads only for its mock activity
+    // environment). Memory and CPU stay the whole process tree's.
+    return { ...result, seconds: output.seconds, startupSeconds: result.seconds - output.seconds };
   }
 
   /** The backup activity in a process of its own, into a set of its own that is removed afterwards. */
@@ -331,7 +395,7 @@ class Bench {
       },
       {
         id: 'lifeboat-engine',
-        label: 'Lifeboat: the backup activity called directly, no Temporal',
+        label: 'Lifeboat: the backup activity called directly, no Temporal (wall of the activity; its process started beforehand, as a worker is)',
         kind: 'backup',
         run: (_round, profile) => this.engineBackup(planInput, profile ? `backup at ${sizeGb} GB` : undefined),
       },
@@ -382,7 +446,7 @@ class Bench {
       },
       {
         id: 'lifeboat-restore',
-        label: 'Lifeboat: the restore activity (drop, create, zstd -d → pg_restore --single-transaction), rows checked',
+        label: 'Lifeboat: the restore activity (drop, create, zstd -d → pg_restore --single-transaction), rows checked (wall of the activity; its process started beforehand, as a worker is)',
         kind: 'restore',
         run: async (_round, profile) => {
           const restorePlan = this.plan(planName, [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'BENCH_DB_URL' } }]);
@@ -414,7 +478,7 @@ class Bench {
     ];
 
     const results = new Map<string, RowResult>(
-      rows.map((row) => [row.id, { id: row.id, label: row.label, kind: row.kind, sizeGb, plainBytes: dataset.plainBytes, seconds: [], rss: [], cpu: [], unavailable: row.unavailable }]),
+      rows.map((row) => [row.id, { id: row.id, label: row.label, kind: row.kind, sizeGb, plainBytes: dataset.plainBytes, seconds: [], rss: [], cpu: [], machineCpu: [], postgresCpu: [], minioCpu: [], unavailable: row.unavailable }]),
     );
     const selected = (row: RowDefinition) => !this.options.rows || this.options.rows.includes(row.id) || (row.kind === 'restore' && this.options.rows.includes('restore'));
     const runnable = (kind: 'backup' | 'restore') => rows.filter((row) => row.kind === kind && !row.unavailable && selected(row));
@@ -427,12 +491,23 @@ class Bench {
         const candidates = runnable(kind);
         const order = candidates.map((_, i) => candidates[(i + round) % candidates.length]);
         for (const row of order) {
+          await this.settle(row.id);
+          const before = this.cpuReading();
           const sample = await row.run(round, this.options.cpuProf && last);
-          log(`${sizeGb} GB ${counted ? `round ${round - this.options.warmup + 1}` : 'warm-up'} ${row.id}: ${sample.seconds.toFixed(2)} s, ${(sample.peakRss / MiB).toFixed(0)} MiB, ${sample.cpu.toFixed(2)} s CPU`);
+          const after = this.cpuReading();
+          const used = { machine: after.machine - before.machine, postgres: after.postgres - before.postgres, minio: after.minio - before.minio };
+          log(
+            `${sizeGb} GB ${counted ? `round ${round - this.options.warmup + 1}` : 'warm-up'} ${row.id}: ${sample.seconds.toFixed(2)} s, ${(sample.peakRss / MiB).toFixed(0)} MiB, ` +
+              `${sample.startupSeconds === undefined ? '' : `(+${sample.startupSeconds.toFixed(2)} s process start and exit) `}${sample.cpu.toFixed(2)} s CPU (machine ${used.machine.toFixed(2)}, PostgreSQL ${used.postgres.toFixed(2)}, MinIO ${used.minio.toFixed(2)})`,
+          );
           if (counted) {
-            results.get(row.id)!.seconds.push(sample.seconds);
-            results.get(row.id)!.rss.push(sample.peakRss);
-            results.get(row.id)!.cpu.push(sample.cpu);
+            const result = results.get(row.id)!;
+            result.seconds.push(sample.seconds);
+            result.rss.push(sample.peakRss);
+            result.cpu.push(sample.cpu);
+            result.machineCpu.push(used.machine);
+            result.postgresCpu.push(used.postgres);
+            result.minioCpu.push(used.minio);
           }
         }
       }
@@ -505,7 +580,7 @@ class Bench {
 // ---------------------------------------------------------------------------------------------------------
 // Report
 
-const TARGETS: { a: string; b: string; what: string; target: number; kind: 'time' | 'rss' | 'cpu' }[] = [
+const TARGETS: { a: string; b: string; what: string; target: number; kind: 'time' | 'rss' | 'cpu' | 'machine-cpu' }[] = [
   { a: 'lifeboat-temporal', b: 'shell-zstd', what: 'backup speed: Lifeboat (Temporal) vs same-compressor shell', target: 1.0, kind: 'time' },
   { a: 'lifeboat-engine', b: 'shell-zstd', what: 'backup speed: Lifeboat (engine) vs same-compressor shell', target: 1.0, kind: 'time' },
   { a: 'lifeboat-engine-estimated', b: 'shell-zstd', what: 'backup speed: Lifeboat (engine, estimated row counts) vs same-compressor shell', target: 0, kind: 'time' },
@@ -518,6 +593,9 @@ const TARGETS: { a: string; b: string; what: string; target: number; kind: 'time
   { a: 'lifeboat-engine', b: 'shell-zstd', what: 'peak RSS: shell tree / Lifeboat engine tree', target: 0, kind: 'rss' },
   { a: 'lifeboat-temporal', b: 'shell-zstd', what: 'CPU: shell tree / Lifeboat worker tree', target: 0, kind: 'cpu' },
   { a: 'lifeboat-restore', b: 'shell-restore', what: 'CPU: shell restore tree / Lifeboat restore tree', target: 0, kind: 'cpu' },
+  { a: 'lifeboat-temporal', b: 'shell-zstd', what: 'CPU of the whole machine: shell backup / Lifeboat (Temporal) backup', target: 0, kind: 'machine-cpu' },
+  { a: 'lifeboat-engine', b: 'shell-zstd', what: 'CPU of the whole machine: shell backup / Lifeboat engine backup', target: 0, kind: 'machine-cpu' },
+  { a: 'lifeboat-restore', b: 'shell-restore', what: 'CPU of the whole machine: shell restore / Lifeboat restore', target: 0, kind: 'machine-cpu' },
 ];
 
 const f = (value: number, digits = 2) => value.toFixed(digits);
@@ -546,14 +624,17 @@ export function report(
 
   for (const kind of ['backup', 'restore'] as const) {
     lines.push(`### ${kind === 'backup' ? 'Backup' : 'Restore'}`, '');
-    lines.push('| size (GB) | row | wall s, median (min–max) | MB/s of plain dump | CPU s of the tree (user+sys) | peak RSS of the tree, MiB, median (min–max) |', '|---|---|---|---|---|---|');
+    lines.push(
+      '| size (GB) | row | wall s, median (min–max) | MB/s of plain dump | CPU s of the tree (user+sys) | CPU s of the machine (of which PostgreSQL / MinIO), medians | peak RSS of the tree, MiB, median (min–max) |',
+      '|---|---|---|---|---|---|---|',
+    );
     for (const result of results.filter((r) => r.kind === kind)) {
       if (result.unavailable || result.seconds.length === 0) {
-        lines.push(`| ${result.sizeGb} | ${result.label} | not run: ${result.unavailable ?? 'no samples'} | | | |`);
+        lines.push(`| ${result.sizeGb} | ${result.label} | not run: ${result.unavailable ?? 'no samples'} | | | | |`);
         continue;
       }
       const seconds = spread(result.seconds);
-      lines.push(`| ${result.sizeGb} | ${result.label} | ${range(seconds)} | ${f(result.plainBytes / 1e6 / seconds.median, 1)} | ${range(spread(result.cpu))} | ${range(spread(result.rss), 0, MiB)} |`);
+      lines.push(`| ${result.sizeGb} | ${result.label} | ${range(seconds)} | ${f(result.plainBytes / 1e6 / seconds.median, 1)} | ${range(spread(result.cpu))} | ${f(spread(result.machineCpu).median)} (${f(spread(result.postgresCpu).median)} / ${f(spread(result.minioCpu).median)}) | ${range(spread(result.rss), 0, MiB)} |`);
     }
     lines.push('');
   }
@@ -568,7 +649,8 @@ export function report(
         lines.push(`| ${size} | ${pair.what} | not run | ${pair.target ? `≥ ${f(pair.target)}` : '—'} | — |`);
         continue;
       }
-      const [as, bs] = pair.kind === 'time' ? [a.seconds, b.seconds] : pair.kind === 'rss' ? [a.rss, b.rss] : [a.cpu, b.cpu];
+      const measure = (r: RowResult) => ({ time: r.seconds, rss: r.rss, cpu: r.cpu, 'machine-cpu': r.machineCpu })[pair.kind];
+      const [as, bs] = [measure(a), measure(b)];
       const ratios = as.slice(0, bs.length).map((value, i) => bs[i] / value);
       const s = spread(ratios);
       lines.push(`| ${size} | ${pair.what} | ${range(s)} | ${pair.target ? `≥ ${f(pair.target)}` : '—'} | ${pair.target ? (s.median >= pair.target ? 'yes' : `**no** (${f((s.median / pair.target - 1) * 100, 0)} %)`) : '—'} |`);
