@@ -32,7 +32,8 @@ import { NODE_ENVIRONMENT, NODE_FLAGS } from '../worker/nodeFlags';
 
 const MiB = 1024 * 1024;
 const ENGINE_RUN = path.join(__dirname, 'engineRun.js');
-const RESULTS_HEADING = '## Throughput and memory';
+/** The generated section's heading, before its date; the hand-written section after it starts alike, so all of it is matched. */
+const RESULTS_HEADING = '## Throughput and memory: Lifeboat vs shell pipelines vs pgBackRest';
 
 interface Options {
   sizes: number[];
@@ -617,7 +618,7 @@ export function report(
 ): string {
   const lines: string[] = [];
   const command = `npm run bench -- --sizes ${requestedSizes.join(',')} --store ${options.store} --rounds ${options.rounds} --warmup ${options.warmup} --components ${options.components}${options.cpuProf ? ' --cpu-prof' : ''}`;
-  lines.push(`${RESULTS_HEADING}: Lifeboat vs shell pipelines vs pgBackRest, ${new Date().toISOString().slice(0, 10)}`, '');
+  lines.push(`${RESULTS_HEADING}, ${new Date().toISOString().slice(0, 10)}`, '');
   lines.push(`Machine: ${machine()}. Command: \`${command}\`. Store: ${options.store === 's3' ? 'MinIO (same bucket for Lifeboat and the shell; pgBackRest to a second MinIO over HTTPS)' : 'local directory'}; awscli: ${stack.awsCli ?? 'none'}.`);
   if (requestedSizes.length > options.sizes.length) lines.push(`Partial: measured so far ${options.sizes.join(', ')} GB of ${requestedSizes.join(', ')}.`);
   lines.push(`Each size: ${options.warmup} warm-up round(s), then ${options.rounds} counted round(s), every row once per round in an order that rotates each round. Sizes are GB of plain-dump row data (pgbench tables + a wide text/jsonb table, fixed seed).`, '');
