@@ -402,7 +402,7 @@ class Bench {
       },
       {
         id: 'lifeboat-engine-estimated',
-        label: 'Lifeboat: the backup activity called directly, `rowCounts: estimated` (no exact `count(*)` beside the dump)',
+        label: 'Lifeboat: the backup activity called directly, `rowCounts: estimated` (no exact `count(*)` beside the dump; wall of the activity)',
         kind: 'backup',
         run: () => this.engineBackup(this.plan(planName, [{ name: 'db', type: 'postgres', connection: { urlFromEnv: 'BENCH_DB_URL' }, rowCounts: 'estimated' }]), undefined),
       },
