@@ -78,6 +78,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
     setId,
     setStartedAt: setIdTime(setId),
     store,
+    compression,
     completeSets: async () => (await listBackupSets(store, plan.name)).complete,
     putSidecar: async (suffix, body) => {
       const sidecar = await putWithDigest(store, artifactKey(plan.name, setId, component.name, suffix), body, seal);

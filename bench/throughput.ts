@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { formatSetId } from '../src/catalog/manifest';
 import type { PlanInput, StoreConfig } from '../src/plan/schema';
+import { pollUntil } from '../src/scalers/waiting';
 import { createStore } from '../src/stores';
 import { runCli, startWorker, writePlan, type WorkerProcess } from '../test/harness/lifeboat';
 import { tableRowCounts } from '../test/harness/env';
@@ -222,29 +223,38 @@ class Bench {
    */
   private async settle(nextRow: string): Promise<void> {
     const started = Date.now();
-    const client = new Client({ connectionString: this.url('postgres') });
-    await client.connect();
-    try {
-      const pgBackRest = this.stack.pgBackRest;
-      if ('archiveCommand' in pgBackRest) {
-        const command = nextRow === 'pgbackrest' ? pgBackRest.archiveCommand : 'true';
-        await client.query(`alter system set archive_command = ${client.escapeLiteral(command)}`);
-        await client.query('select pg_reload_conf()');
-      }
-      await client.query('checkpoint');
-    } finally {
-      await client.end();
-    }
+    const pgBackRest = this.stack.pgBackRest;
+    await this.adminQueries((client) => [
+      ...('archiveCommand' in pgBackRest
+        ? [`alter system set archive_command = ${client.escapeLiteral(nextRow === 'pgbackrest' ? pgBackRest.archiveCommand : 'true')}`, 'select pg_reload_conf()']
+        : []),
+      'checkpoint',
+    ]);
     const archiveStatus = path.join(this.stack.postgres.dataDir, 'pg_wal', 'archive_status');
-    const waiting = () => existsSync(archiveStatus) && readdirSync(archiveStatus).some((file) => file.endsWith('.ready'));
-    for (const deadline = Date.now() + 300_000; waiting() && Date.now() < deadline; ) await sleep(250);
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-      const busy = machineBusySeconds();
+    const archived = async () => (existsSync(archiveStatus) && readdirSync(archiveStatus).some((file) => file.endsWith('.ready')) ? 'WAL segments waiting for the archiver' : undefined);
+    const idle = async () => {
+      const before = machineBusySeconds();
       await sleep(1000);
-      if (machineBusySeconds() - busy < 0.1) break;
+      return machineBusySeconds() - before < 0.1 ? undefined : 'a busy machine';
+    };
+    // A wait that gives up is said: that row then starts unsettled, and its numbers should be read so.
+    for (const [probe, timeoutMs, intervalMs] of [[archived, 300_000, 250], [idle, 60_000, 0]] as const) {
+      const still = await pollUntil(probe, { timeoutMs, intervalMs });
+      if (still) log(`before ${nextRow}: still ${still} after ${timeoutMs / 1000} s; the row starts anyway`);
     }
     const seconds = (Date.now() - started) / 1000;
     if (seconds > 5) log(`settled in ${seconds.toFixed(1)} s (checkpoint, WAL archived, machine idle)`);
+  }
+
+  /** Runs statements, in order, as the superuser of the bench's cluster (connected to `postgres`). */
+  private async adminQueries(statements: (client: Client) => string[]): Promise<void> {
+    const client = new Client({ connectionString: this.url('postgres') });
+    await client.connect();
+    try {
+      for (const statement of statements(client)) await client.query(statement);
+    } finally {
+      await client.end();
+    }
   }
 
   private url(database: string, withPassword = true): string {
@@ -342,13 +352,7 @@ class Bench {
   }
 
   private async dropDatabase(name: string): Promise<void> {
-    const client = new Client({ connectionString: this.url('postgres') });
-    await client.connect();
-    try {
-      await client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`);
-    } finally {
-      await client.end();
-    }
+    await this.adminQueries((client) => [`drop database if exists ${client.escapeIdentifier(name)} with (force)`]);
   }
 
   private async expectRows(database: string, expected: Record<string, number>, who: string): Promise<void> {

@@ -11,9 +11,9 @@ import { Client } from 'pg';
 import type { CompressionRecord, PostgresFacts } from '../catalog/manifest';
 import type { PostgresComponent } from '../plan/schema';
 import { ProcessFailedError, runToCompletion, spawnConsumer, spawnPipeline, spawnWithInput, spawnWithOutput } from './childProcess';
-import { decompressor, requireZstd, resolveCompression, zstdArguments, zstdDecompressArguments } from './compression';
+import { decompressor, requireZstd, zstdArguments, zstdDecompressArguments } from './compression';
 import { ComponentError, resolveEnvReference } from './errors';
-import type { ComponentDump, Engine } from './types';
+import type { ComponentDump, DumpContext, Engine } from './types';
 
 /** SQLSTATE classes and codes that trying again cannot fix. */
 const PERMANENT_SQLSTATES: Record<string, string> = {
@@ -149,18 +149,17 @@ export async function liveRowCountsAt(component: string, url: string): Promise<R
  * process on the other core, faster and smaller. With compression "none" pg_dump keeps its built-in gzip,
  * as sets made before zstd became the default did; pg_restore reads both.
  */
-function pgDumpArguments(component: PostgresComponent, snapshot: string, connection: PostgresConnection): string[] {
-  const streamCompressed = resolveCompression(component.compression ?? postgresEngine.defaultCompression).algorithm !== 'none';
+function pgDumpArguments(compression: CompressionRecord, snapshot: string, connection: PostgresConnection): string[] {
   return [
     '--format=custom',
-    ...(streamCompressed ? ['--compress=0'] : []),
+    ...(compression.algorithm !== 'none' ? ['--compress=0'] : []),
     `--snapshot=${snapshot}`,
     '--no-password',
     `--dbname=${connection.urlWithoutPassword}`,
   ];
 }
 
-async function dumpPostgres(component: PostgresComponent): Promise<ComponentDump> {
+async function dumpPostgres(component: PostgresComponent, { compression }: DumpContext): Promise<ComponentDump> {
   const connection = parsePostgresUrl(component.name, resolveEnvReference(component.name, component.connection.urlFromEnv, 'connection URL'));
   const client = new Client({ connectionString: process.env[component.connection.urlFromEnv], connectionTimeoutMillis: 10_000, application_name: 'lifeboat' });
   // A connection-level error after connect (server killed) must not crash the worker.
@@ -178,8 +177,7 @@ async function dumpPostgres(component: PostgresComponent): Promise<ComponentDump
     const { snapshot, version, version_num, size } = info.rows[0];
     const pgDump = postgresTool('pg_dump', Math.floor(Number(version_num) / 10000));
     const pgDumpVersion = (await runToCompletion(pgDump, ['--version'])).trim();
-    const compression = resolveCompression(component.compression ?? postgresEngine.defaultCompression);
-    const dumpArguments = pgDumpArguments(component, snapshot, connection);
+    const dumpArguments = pgDumpArguments(compression, snapshot, connection);
     // zstd reads pg_dump's output through a kernel pipe: the uncompressed dump never passes through Node,
     // which only handles the compressed bytes (other compressions run in the activity, as for every engine).
     const dump =

@@ -31,6 +31,12 @@ export interface DumpContext {
   /** When the set started: the instant an "as of" export asks for. */
   setStartedAt: Date;
   store: BackupStore;
+  /**
+   * The compression the activity resolved for this component, once (zstd falls back to gzip where `zstd` is
+   * missing): its key's suffix and the manifest say this. An engine that compresses itself (see
+   * ComponentDump.compressed) uses this record, never a resolution of its own that could come out otherwise.
+   */
+  compression: CompressionRecord;
   /** The plan's complete sets, oldest first. */
   completeSets(): Promise<Manifest[]>;
   /** Stores an extra artifact beside the main one, at "<plan>/<set>/<component>.<suffix>"; recorded in the manifest. */

@@ -1,16 +1,22 @@
 /** Engines called in the test process, without an activity around them. */
 import { formatSetId } from '../../src/catalog/manifest';
+import { engineFor } from '../../src/engines';
+import { resolveCompression } from '../../src/engines/compression';
 import type { DumpContext } from '../../src/engines/types';
-import type { Plan } from '../../src/plan/schema';
+import type { Component, Plan } from '../../src/plan/schema';
 import { createStore } from '../../src/stores';
 
-/** What a dump is given in the activity: a new set of `plan`, in its store, with no earlier sets and no sidecars. */
-export function inProcessDumpContext(plan: Plan, setStartedAt = new Date()): DumpContext {
+/**
+ * What a dump of `component` is given in the activity: a new set of `plan`, in its store, with the component's
+ * compression resolved as the activity resolves it, no earlier sets and no sidecars.
+ */
+export function inProcessDumpContext(plan: Plan, component: Component, setStartedAt = new Date()): DumpContext {
   return {
     plan,
     setId: formatSetId(setStartedAt, 'abcdef'),
     setStartedAt,
     store: createStore(plan.store),
+    compression: resolveCompression(component.compression ?? engineFor(component).defaultCompression),
     completeSets: async () => [],
     putSidecar: async () => {
       throw new Error('this test stores no sidecars');

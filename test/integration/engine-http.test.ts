@@ -179,7 +179,7 @@ function component(input: Record<string, unknown>): HttpComponent {
 }
 
 function dumpContext(exported: HttpComponent, setStartedAt = new Date()): DumpContext {
-  return inProcessDumpContext(planSchema.parse({ name: 'in-process', store: { type: 'local', path: path.join(dir, 'in-process') }, components: [exported] }), setStartedAt);
+  return inProcessDumpContext(planSchema.parse({ name: 'in-process', store: { type: 'local', path: path.join(dir, 'in-process') }, components: [exported] }), exported, setStartedAt);
 }
 
 /** Reads a dump to its end: what it streamed and the facts it settled with. */

@@ -29,7 +29,7 @@ describe('http export status codes', () => {
     const exported = httpComponentSchema.parse({ name: 'export', type: 'http', url: `${base}/${status}` });
     const plan = planSchema.parse({ name: 'codes', store: { type: 'local', path: path.join(tempDir('http-status'), 'store') }, components: [exported] });
     try {
-      const dump = await httpEngine.dump(exported, inProcessDumpContext(plan));
+      const dump = await httpEngine.dump(exported, inProcessDumpContext(plan, exported));
       dump.stream.resume();
       await dump.finished;
       return 'stored';

@@ -102,7 +102,7 @@ describe('PostgreSQL dumps: -Z0 through zstd by default', () => {
     mkdirSync(bin, { recursive: true });
     writeFileSync(path.join(bin, 'pg_dump'), `#!/bin/sh\nexec strace -f -qq -c -e trace=write -o '${trace}' '${path.join(testEnv().pgBinDir, 'pg_dump')}' "$@"\n`, { mode: 0o755 });
     const component = postgresComponentSchema.parse({ name: 'db', type: 'postgres', connection: { urlFromEnv: 'SOURCE_DATABASE_URL' }, rowCounts: 'estimated', compression });
-    const context = inProcessDumpContext(planSchema.parse(localPlan('traced').plan));
+    const context = inProcessDumpContext(planSchema.parse(localPlan('traced').plan), component);
     process.env.SOURCE_DATABASE_URL = env.SOURCE_DATABASE_URL;
     const binDir = process.env.PG_BIN_DIR; // put back afterwards: the later tests' in-process restores read it
     process.env.PG_BIN_DIR = bin;
