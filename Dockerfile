@@ -22,7 +22,8 @@ COPY --from=build /app/dist dist
 COPY examples examples
 RUN mkdir -p /app/lifeboat-backups && chown node:node /app/lifeboat-backups
 USER node
-# The flag and the variable are worker/nodeFlags.ts's (fewer malloc arenas, a smaller young generation).
+# The flag and the variables are worker/nodeFlags.ts's (a smaller young generation; fewer malloc arenas, a fixed mmap threshold).
 ENV MALLOC_ARENA_MAX=2
+ENV MALLOC_MMAP_THRESHOLD_=1048576
 ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/src/cli/main.js"]
 CMD ["worker"]

@@ -1,6 +1,6 @@
 /**
  * Every launcher we ship runs Node with worker/nodeFlags.ts's flags and environment (the smaller young
- * generation and the fewer malloc arenas that keep the worker's memory down): the npm scripts, and the image's
+ * generation, the fewer malloc arenas and the fixed mmap threshold that keep the worker's memory down): the npm scripts, and the image's
  * ENTRYPOINT and ENV, which Compose and Kubernetes use too. The tests' and the benchmark's workers import both
  * themselves.
  */
