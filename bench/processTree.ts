@@ -98,10 +98,15 @@ export function treeCpuSeconds(root: number): number {
   return treeOf(root).reduce((total, pid) => total + cpuSecondsWithReapedChildren(pid), 0);
 }
 
-/** Busy CPU seconds of the whole machine since boot, all cores (/proc/stat: user, nice, system, irq, softirq, steal). */
-export function machineBusySeconds(): number {
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_SECOND;
+/**
+ * The whole machine's CPU time since boot, all cores, in seconds (/proc/stat). `busy` is what it ran: user,
+ * nice, system, irq and softirq. `stolen` is steal, the time its virtual CPUs were ready but the hypervisor
+ * ran another guest: no work was done here, but everything here took longer. `total` adds idle and iowait.
+ */
+export function machineCpuSeconds(): { busy: number; stolen: number; total: number } {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + irq + softirq;
+  return { busy: busy / CLOCK_TICKS_PER_SECOND, stolen: steal / CLOCK_TICKS_PER_SECOND, total: (busy + idle + iowait + steal) / CLOCK_TICKS_PER_SECOND };
 }
 
 /** Parses bash's `times` output: its second line is the children's user and system time. */

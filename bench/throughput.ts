@@ -26,7 +26,7 @@ import { runCli, startWorker, writePlan, type WorkerProcess } from '../test/harn
 import { tableRowCounts } from '../test/harness/env';
 import { createDataset, type Dataset } from './dataset';
 import type { EngineRunInput, EngineRunOutput } from './engineRun';
-import { cpuSecondsWithReapedChildren, machineBusySeconds, parseBashTimes, sampleTreePeak, treeCpuSeconds, treeResidentBytes } from './processTree';
+import { cpuSecondsWithReapedChildren, machineCpuSeconds, parseBashTimes, sampleTreePeak, treeCpuSeconds, treeResidentBytes } from './processTree';
 import { startStack, type Stack } from './stack';
 import { fitLine, spread, summarizeProfile, type Spread } from './stats';
 import { NODE_ENVIRONMENT, NODE_FLAGS } from '../worker/nodeFlags';
@@ -161,6 +161,8 @@ interface RowResult {
 /** CPU seconds used so far: by the whole machine, by the bench's PostgreSQL, by its MinIO. */
 interface CpuReading {
   machine: number;
+  /** The hypervisor's steal over the same time (see machineCpuSeconds): not in `machine`. */
+  stolen: number;
   postgres: number;
   minio: number;
 }
@@ -209,7 +211,8 @@ class Bench {
   private cpuReading(): CpuReading {
     const postmaster = Number(readFileSync(path.join(this.stack.postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     const minio = this.stack.minio.pid;
-    return { machine: machineBusySeconds(), postgres: treeCpuSeconds(postmaster), minio: minio === undefined ? 0 : treeCpuSeconds(minio) };
+    const { busy, stolen } = machineCpuSeconds();
+    return { machine: busy, stolen, postgres: treeCpuSeconds(postmaster), minio: minio === undefined ? 0 : treeCpuSeconds(minio) };
   }
 
   /**
@@ -233,9 +236,9 @@ class Bench {
     const archiveStatus = path.join(this.stack.postgres.dataDir, 'pg_wal', 'archive_status');
     const archived = async () => (existsSync(archiveStatus) && readdirSync(archiveStatus).some((file) => file.endsWith('.ready')) ? 'WAL segments waiting for the archiver' : undefined);
     const idle = async () => {
-      const before = machineBusySeconds();
+      const before = machineCpuSeconds().busy;
       await sleep(1000);
-      return machineBusySeconds() - before < 0.1 ? undefined : 'a busy machine';
+      return machineCpuSeconds().busy - before < 0.1 ? undefined : 'a busy machine';
     };
     // A wait that gives up is said: that row then starts unsettled, and its numbers should be read so.
     for (const [probe, timeoutMs, intervalMs] of [[archived, 300_000, 250], [idle, 60_000, 0]] as const) {
@@ -500,10 +503,10 @@ class Bench {
           const before = this.cpuReading();
           const sample = await row.run(round, this.options.cpuProf && last);
           const after = this.cpuReading();
-          const used = { machine: after.machine - before.machine, postgres: after.postgres - before.postgres, minio: after.minio - before.minio };
+          const used = { machine: after.machine - before.machine, stolen: after.stolen - before.stolen, postgres: after.postgres - before.postgres, minio: after.minio - before.minio };
           log(
             `${sizeGb} GB ${counted ? `round ${round - this.options.warmup + 1}` : 'warm-up'} ${row.id}: ${sample.seconds.toFixed(2)} s, ${(sample.peakRss / MiB).toFixed(0)} MiB, ` +
-              `${sample.startupSeconds === undefined ? '' : `(+${sample.startupSeconds.toFixed(2)} s process start and exit) `}${sample.cpu.toFixed(2)} s CPU (machine ${used.machine.toFixed(2)}, PostgreSQL ${used.postgres.toFixed(2)}, MinIO ${used.minio.toFixed(2)})`,
+              `${sample.startupSeconds === undefined ? '' : `(+${sample.startupSeconds.toFixed(2)} s process start and exit) `}${sample.cpu.toFixed(2)} s CPU (machine ${used.machine.toFixed(2)}, PostgreSQL ${used.postgres.toFixed(2)}, MinIO ${used.minio.toFixed(2)}; stolen by the hypervisor ${used.stolen.toFixed(2)})`,
           );
           if (counted) {
             const result = results.get(row.id)!;
@@ -619,11 +622,18 @@ export function report(
   stack: { awsCli?: string },
   requestedSizes = options.sizes,
   workerAtRest: { when: string; rss: number }[] = [],
+  stolenShare?: number,
 ): string {
   const lines: string[] = [];
   const command = `npm run bench -- --sizes ${requestedSizes.join(',')} --store ${options.store} --rounds ${options.rounds} --warmup ${options.warmup} --components ${options.components}${options.cpuProf ? ' --cpu-prof' : ''}`;
   lines.push(`${RESULTS_HEADING}, ${new Date().toISOString().slice(0, 10)}`, '');
   lines.push(`Machine: ${machine()}. Command: \`${command}\`. Store: ${options.store === 's3' ? 'MinIO (same bucket for Lifeboat and the shell; pgBackRest to a second MinIO over HTTPS)' : 'local directory'}; awscli: ${stack.awsCli ?? 'none'}.`);
+  if (stolenShare !== undefined) {
+    lines.push(
+      `The hypervisor took ${f(stolenShare * 100, 0)} % of the machine's CPU time during the run (steal: time its virtual CPUs were ready but another guest ran; 0 on dedicated hardware). ` +
+        'The walls include it; the CPU columns do not.',
+    );
+  }
   if (requestedSizes.length > options.sizes.length) lines.push(`Partial: measured so far ${options.sizes.join(', ')} GB of ${requestedSizes.join(', ')}.`);
   lines.push(`Each size: ${options.warmup} warm-up round(s), then ${options.rounds} counted round(s), every row once per round in an order that rotates each round. Sizes are GB of plain-dump row data (pgbench tables + a wide text/jsonb table, fixed seed).`, '');
 
@@ -736,13 +746,16 @@ async function main(): Promise<void> {
     await bench.startWorker();
     // The orchestration plan first (it is short), then the sizes, the tables rewritten after each one so a
     // long run interrupted late still leaves what it measured.
+    const cpuAtStart = machineCpuSeconds();
     const orchestration = await bench.orchestration();
     const results: RowResult[] = [];
     let section = '';
     for (const [i, size] of options.sizes.entries()) {
       results.push(...(await bench.runSize(size)));
       const done = { ...options, sizes: options.sizes.slice(0, i + 1) };
-      section = report(done, results, orchestration, bench.profileFiles(), stack, options.sizes, bench.workerAtRest);
+      const cpuNow = machineCpuSeconds();
+      const stolenShare = (cpuNow.stolen - cpuAtStart.stolen) / (cpuNow.total - cpuAtStart.total);
+      section = report(done, results, orchestration, bench.profileFiles(), stack, options.sizes, bench.workerAtRest, stolenShare);
       writeResults(options.results, section);
       log(`written to ${options.results}`);
     }

@@ -49,6 +49,7 @@ describe('npm run bench (throughput)', () => {
     expect(written).toMatch(/\| overhead = CLI wall − dumps, s \(target < 2\) \| -?\d+\.\d\d/);
     expect(written.match(/^\| 0\.005 \| (backup|restore|peak RSS|CPU)/gm)?.length).toBe(15);
     expect(written).toMatch(/^\| after start, before any workflow \| \d+ \|$/m);
+    expect(written).toMatch(/^The hypervisor took \d+ % of the machine's CPU time during the run \(steal: /m);
     expect(written).toMatch(/^\| after the 0\.005 GB rounds \| \d+ \|$/m);
   }, 1_000_000);
 

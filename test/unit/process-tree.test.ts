@@ -1,6 +1,9 @@
-/** The bench's memory sampler sees commands that are over within a tenth of a second (the tiny sizes' rows). */
+/**
+ * The bench's memory sampler sees commands that are over within a tenth of a second (the tiny sizes' rows); its
+ * reading of the machine's CPU keeps the hypervisor's steal apart from the work done.
+ */
 import { spawn } from 'node:child_process';
-import { sampleTreePeak } from '../../bench/processTree';
+import { machineCpuSeconds, sampleTreePeak } from '../../bench/processTree';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -24,4 +27,19 @@ test("a process sampled while it runs reports a live process's memory (a sanity 
   const sampler = sampleTreePeak(() => child.pid);
   await new Promise((resolve) => child.once('close', resolve));
   expect(sampler.stop()).toBeGreaterThan(10 * 1024 * 1024);
+});
+
+test("the machine's CPU time: busy and stolen are separate parts of the total, and busy grows while this process computes", () => {
+  const before = machineCpuSeconds();
+  const spinUntil = Date.now() + 300;
+  while (Date.now() < spinUntil); // a third of a second of one core's work
+  const after = machineCpuSeconds();
+  for (const reading of [before, after]) {
+    expect(reading.busy).toBeGreaterThan(0);
+    expect(reading.stolen).toBeGreaterThanOrEqual(0);
+    expect(reading.busy + reading.stolen).toBeLessThanOrEqual(reading.total);
+  }
+  // Even with half of the machine stolen, a core spinning for 0.3 s does at least 0.05 s of work.
+  expect(after.busy - before.busy).toBeGreaterThanOrEqual(0.05);
+  expect(after.total - before.total).toBeGreaterThanOrEqual(after.busy - before.busy + (after.stolen - before.stolen));
 });
