@@ -17,8 +17,8 @@ import {
   type ComponentBackupInput,
   type Manifest,
 } from '../src/catalog/manifest';
-import { engineFor, type DumpContext } from '../src/engines';
-import { compressionSuffix, compressor, resolveCompression } from '../src/engines/compression';
+import { compressionFor, engineFor, type DumpContext } from '../src/engines';
+import { compressionSuffix, compressor } from '../src/engines/compression';
 import { artifactSeal, sealingStream, type ArtifactSeal } from '../src/encryption';
 import { durationMs, type Plan } from '../src/plan/schema';
 import { listBackupSets } from '../src/repository/backupSets';
@@ -69,7 +69,7 @@ export async function backupComponent(input: BackupComponentInput): Promise<Comp
   if (!component) throw ApplicationFailure.nonRetryable(`component "${input.component}" is not in plan "${plan.name}"`, 'UnknownComponent');
   const engine = engineFor(component);
   const store = createStore(plan.store);
-  const compression = resolveCompression(component.compression ?? engine.defaultCompression);
+  const compression = compressionFor(component);
   const key = artifactKey(plan.name, setId, component.name, `${engine.extension}${compressionSuffix(compression)}`);
   const sidecars: ArtifactRef[] = [];
   const seal = currentSeal(plan);

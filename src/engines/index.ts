@@ -1,5 +1,7 @@
 /** The engine registry: one entry per component type. */
+import type { CompressionRecord } from '../catalog/manifest';
 import type { Component } from '../plan/schema';
+import { resolveCompression } from './compression';
 import { filesEngine } from './files';
 import { httpEngine } from './http';
 import { postgresEngine } from './postgres';
@@ -17,6 +19,15 @@ const engines: { [T in Component['type']]: Engine<Extract<Component, { type: T }
 
 export function engineFor<C extends Component>(component: C): Engine<C> {
   return engines[component.type as C['type']] as unknown as Engine<C>;
+}
+
+/**
+ * The compression a backup of `component` really uses: the plan's, else its engine's default, with zstd falling
+ * back to gzip where `zstd` is missing. The backup activity resolves it once and hands it to the engine in
+ * DumpContext, so the key's suffix, the manifest and the bytes agree.
+ */
+export function compressionFor(component: Component): CompressionRecord {
+  return resolveCompression(component.compression ?? engineFor(component).defaultCompression);
 }
 
 export { ComponentError } from './errors';

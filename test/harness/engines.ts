@@ -1,7 +1,6 @@
 /** Engines called in the test process, without an activity around them. */
 import { formatSetId } from '../../src/catalog/manifest';
-import { engineFor } from '../../src/engines';
-import { resolveCompression } from '../../src/engines/compression';
+import { compressionFor } from '../../src/engines';
 import type { DumpContext } from '../../src/engines/types';
 import type { Component, Plan } from '../../src/plan/schema';
 import { createStore } from '../../src/stores';
@@ -16,7 +15,7 @@ export function inProcessDumpContext(plan: Plan, component: Component, setStarte
     setId: formatSetId(setStartedAt, 'abcdef'),
     setStartedAt,
     store: createStore(plan.store),
-    compression: resolveCompression(component.compression ?? engineFor(component).defaultCompression),
+    compression: compressionFor(component),
     completeSets: async () => [],
     putSidecar: async () => {
       throw new Error('this test stores no sidecars');
