@@ -12,7 +12,7 @@ import type { Manifest } from '../../src/catalog/manifest';
 import { findTemporalCli } from '../../src/embedded/temporalCli';
 import { startTemporalDevServer, type TemporalDevServerHandle } from '../../src/embedded/temporalDevServer';
 import { recoveryStatusQuery, type RecoveryReport, type RecoveryStatus } from '../../src/temporal/recovery';
-import { createDatabase, runPgbenchInit, tempDir, testEnv, uniqueName } from '../harness/env';
+import { createDatabase, libpqEnv, runPgbenchInit, tempDir, testEnv, uniqueName } from '../harness/env';
 import { fillWithRandomRows, fingerprint, PGBENCH_TABLES, sql } from '../harness/postgres';
 import { backgroundApp, eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, backupSet, type WorkerProcess } from '../harness/lifeboat';
 
@@ -90,22 +90,21 @@ describe('a worker SIGKILLed during the restore phase', () => {
 
     // Killed mid-stream: pg_restore is copying rows into the database being restored. (Its heartbeats reach the
     // server at most every 2 s, and on a fast machine the whole restore can take less, so the database tells.)
-    const adminUrl = Object.assign(new URL(url), { pathname: '/postgres' }).toString();
-    const database = new URL(url).pathname.slice(1);
-    const copied = await eventually(
+    const { database } = libpqEnv(url);
+    await eventually(
       'pg_restore to copy rows into the restored database',
       async () => {
-        const bytes = Number(
-          await sql(adminUrl, `select coalesce(max(c.bytes_processed), 0) from pg_stat_progress_copy c join pg_database d on d.oid = c.datid where d.datname = '${database}' and c.command = 'COPY FROM'`),
+        const copied = Number(
+          await sql(testEnv().pgUrl, `select coalesce(max(c.bytes_processed), 0) from pg_stat_progress_copy c join pg_database d on d.oid = c.datid where d.datname = '${database}' and c.command = 'COPY FROM'`),
         );
-        return bytes > 0 ? bytes : undefined;
+        return copied > 0 ? copied : undefined;
       },
       120_000,
       25,
     );
     await first.kill();
-    expect(copied).toBeGreaterThan(0);
-    // The first attempt was still running when its worker died, and its heartbeats named the component.
+    // Killed mid-stream: the first attempt had not completed (a completed activity is no longer pending), and its
+    // heartbeats named the component.
     const pending = (await handle.describe()).raw.pendingActivities?.find((activity) => activity.activityType?.name === 'restoreComponent');
     expect(pending?.attempt).toBe(1);
     const beat = defaultPayloadConverter.fromPayload<{ component: string; bytes: number }>(pending!.heartbeatDetails!.payloads![0]);
@@ -113,7 +112,7 @@ describe('a worker SIGKILLed during the restore phase', () => {
     const manifest = (JSON.parse((await runCli(['backups', 'list', '--plan', planFile, '--json'], { env })).stdout) as { sets: Manifest[] }).sets[0];
     const artifactBytes = manifest.components[0].bytes;
     expect(artifactBytes).toBeGreaterThan(140 * MiB); // zstd: ~143 MiB of hex-encoded random bytes
-    expect(beat.bytes).toBeLessThan(artifactBytes); // killed mid-stream, not after it
+    expect(beat.bytes).toBeLessThan(artifactBytes); // the last heartbeat's bytes: short of the whole artifact
 
     const second = await startWorker(env);
     workers.push(second);
