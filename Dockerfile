@@ -25,5 +25,5 @@ USER node
 # The flag and the variables are worker/nodeFlags.ts's (a smaller young generation; fewer malloc arenas, a fixed mmap threshold).
 ENV MALLOC_ARENA_MAX=2
 ENV MALLOC_MMAP_THRESHOLD_=1048576
-ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/src/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "dist/src/cli/main.js"]
 CMD ["worker"]

@@ -3,12 +3,17 @@
  * the image's ENTRYPOINT and ENV, the tests' and the benchmark's workers); test/unit/node-flags.test.ts keeps
  * them in step.
  *
- * Why a young generation of 2 MiB semi-spaces instead of V8's 16: the worker streams through short-lived
- * buffers, and V8 grows each of its two isolates' young generation (main and workflow thread) to its maximum,
- * then keeps it resident. The smaller one took the worker's peak during a 1 GB backup from about 300 to
- * 255 MiB, for a few more scavenges (15 ms per backup); see bench/RESULTS.md.
+ * Why a young generation of 1 MiB semi-spaces (V8's smallest) instead of V8's 16:
+ * - Memory: V8 grows each of the worker's two isolates' young generation (main and workflow thread) to its
+ *   maximum, then keeps it resident. 2 MiB took the worker's peak during a 1 GB backup from about 300 to 255 MiB.
+ * - CPU: every chunk read from zstd is a new 64 KiB buffer, dead once copied into a part buffer but freed only
+ *   by the next scavenge, and V8 counts that external memory against the old generation's limit. With 2 MiB
+ *   semi-spaces tens of MiB piled up between scavenges, and V8 ran a full mark-compact every third of a second
+ *   of a backup (about ten per 0.5 GB), on the main thread and its four helper threads, to free them. 1 MiB
+ *   scavenges twice as often: three to five mark-compacts, the worker's CPU per backup down by a third,
+ *   its peak down 10-20 MiB (bench/RESULTS.md).
  */
-export const NODE_FLAGS = ['--max-semi-space-size=2'] as const;
+export const NODE_FLAGS = ['--max-semi-space-size=1'] as const;
 
 /**
  * Two glibc malloc settings, each unless the user set it:

@@ -15,7 +15,15 @@ export const WORKFLOW_BUNDLE = path.resolve(__dirname, '..', 'workflow-bundle.js
  * worker holds about 20 MiB less (bench/RESULTS.md). Stack traces (`temporal workflow stack`, the Web UI's
  * Stack Trace tab) still name our files and lines.
  */
-export const bundleWebpackConfig: NonNullable<BundleOptions['webpackConfigHook']> = (config) => ({ ...config, devtool: 'inline-nosources-source-map' });
+const bundleWebpackConfig: NonNullable<BundleOptions['webpackConfigHook']> = (config) => ({ ...config, devtool: 'inline-nosources-source-map' });
+
+/** How the workflow code is bundled, by `npm run build` (worker/bundle.ts) or, without a prebuilt bundle, at start. */
+export const WORKFLOW_BUNDLE_OPTIONS = {
+  workflowsPath: require.resolve('../workflows'),
+  webpackConfigHook: bundleWebpackConfig,
+  // Evaluated once per workflow thread instead of once per workflow (workflows/sharedModules.ts says why).
+  preloadModules: [require.resolve('../workflows/sharedModules')],
+} satisfies BundleOptions;
 
 export interface LifeboatWorkerOptions {
   settings: TemporalSettings;
@@ -36,7 +44,7 @@ export async function createLifeboatWorker({ settings, maxConcurrentActivities }
   }
   const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'> = existsSync(WORKFLOW_BUNDLE)
     ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
-    : { workflowsPath: require.resolve('../workflows'), bundlerOptions: { webpackConfigHook: bundleWebpackConfig } };
+    : { workflowsPath: WORKFLOW_BUNDLE_OPTIONS.workflowsPath, bundlerOptions: { webpackConfigHook: WORKFLOW_BUNDLE_OPTIONS.webpackConfigHook, preloadModules: WORKFLOW_BUNDLE_OPTIONS.preloadModules } };
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,

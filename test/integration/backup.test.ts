@@ -149,6 +149,25 @@ describe('backupPlan: ordered PostgreSQL backups', () => {
     expect(readdirSync(path.join(store, 'by-hand', result.setId)).sort()).toEqual(['apps.pgdump.zst', 'manifest.json']);
   });
 
+  test('a plan the temporal CLI passes unchecked is validated by the workflow, which fails naming each problem', async () => {
+    // The workflow's validation runs zod inside the workflow sandbox, where zod is shared between workflows and
+    // frozen (workflows/sharedModules.ts): this is its error path, after valid plans have run on the same worker.
+    const input = JSON.stringify({
+      plan: { name: 'Bad Name', store: { type: 'local', path: path.join(dir, 'never') }, components: [{ name: 'apps', type: 'postgres', connection: { urlFromEnv: 'APPS_DATABASE_URL' } }] },
+    });
+    const workflowId = uniqueName('bad_by_hand');
+    const address = ['--address', testEnv().temporalAddress];
+    const temporalCli = findTemporalCli()!;
+    await execFileAsync(temporalCli, ['workflow', 'start', ...address, '--type', 'backupPlan', '--task-queue', taskQueue, '--workflow-id', workflowId, '--input', input]);
+    const failed = await temporal.client.workflow.getHandle(workflowId).result().then(
+      () => undefined,
+      (error: Error & { cause?: Error & { type?: string; nonRetryable?: boolean } }) => error.cause,
+    );
+    expect(failed).toMatchObject({ type: 'InvalidPlan', nonRetryable: true });
+    expect(failed?.message).toMatch(/^invalid plan: name: /);
+    expect((await temporal.client.workflow.getHandle(workflowId).describe()).status.name).toBe('FAILED');
+  });
+
   test('with a retention policy, each backup prunes what the policy no longer keeps', async () => {
     const planFile = writePlan(dir, {
       name: 'retained',

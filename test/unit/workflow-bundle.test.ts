@@ -39,4 +39,10 @@ describe('the prebuilt workflow bundle', () => {
     // The code itself: what the text was, at most; the 3 MB of sources' text is gone.
     expect(code!.length).toBeLessThan(2.5e6);
   });
+
+  test('loads zod once per workflow thread, through workflows/sharedModules, not once per workflow', () => {
+    // The SDK shares what the bundle's preloadModules() requires; everything else is evaluated for each workflow.
+    const preload = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code!)?.[1] ?? '';
+    expect(preload).toContain('workflows/sharedModules.js');
+  });
 });
