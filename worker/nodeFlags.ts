@@ -10,7 +10,7 @@
  *   by the next scavenge, and V8 counts that external memory against the old generation's limit. With 2 MiB
  *   semi-spaces tens of MiB piled up between scavenges, and V8 ran a full mark-compact every third of a second
  *   of a backup (about ten per 0.5 GB), on the main thread and its four helper threads, to free them. 1 MiB
- *   scavenges twice as often: three to five mark-compacts, the worker's CPU per backup down by a third,
+ *   scavenges twice as often: three to six mark-compacts, the worker's CPU per backup down by a third,
  *   its peak down 10-20 MiB (bench/RESULTS.md).
  */
 export const NODE_FLAGS = ['--max-semi-space-size=1'] as const;
