@@ -7,7 +7,7 @@
  * - Memory: V8 grows each of the worker's two isolates' young generation (main and workflow thread) to its
  *   maximum, then keeps it resident. 2 MiB took the worker's peak during a 1 GB backup from about 300 to 255 MiB.
  * - CPU: every chunk read from zstd is a new 64 KiB buffer, dead once copied into a part buffer but freed only
- *   by the next scavenge, and V8 counts that external memory against the old generation's limit. With 2 MiB
+ *   by the next scavenge, and V8 weighs that external memory against the old generation's limit. With 2 MiB
  *   semi-spaces tens of MiB piled up between scavenges, and V8 ran a full mark-compact every third of a second
  *   of a backup (about ten per 0.5 GB), on the main thread and its four helper threads, to free them. 1 MiB
  *   scavenges twice as often: three to six mark-compacts, the worker's CPU per backup down by a third,

@@ -42,9 +42,10 @@ export async function createLifeboatWorker({ settings, maxConcurrentActivities }
       cause: error,
     });
   }
+  const { workflowsPath, ...bundlerOptions } = WORKFLOW_BUNDLE_OPTIONS;
   const workflows: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'> = existsSync(WORKFLOW_BUNDLE)
     ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
-    : { workflowsPath: WORKFLOW_BUNDLE_OPTIONS.workflowsPath, bundlerOptions: { webpackConfigHook: WORKFLOW_BUNDLE_OPTIONS.webpackConfigHook, preloadModules: WORKFLOW_BUNDLE_OPTIONS.preloadModules } };
+    : { workflowsPath, bundlerOptions };
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,
