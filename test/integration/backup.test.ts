@@ -47,6 +47,10 @@ describe('backupPlan: ordered PostgreSQL backups', () => {
     ],
   });
 
+  /** Starts backupPlan as the README shows for the `temporal` CLI: plain JSON input, none of Lifeboat's checks. */
+  const startWithTemporalCli = (workflowId: string, input: string) =>
+    execFileAsync(findTemporalCli()!, ['workflow', 'start', '--address', testEnv().temporalAddress, '--type', 'backupPlan', '--task-queue', taskQueue, '--workflow-id', workflowId, '--input', input]);
+
   beforeAll(async () => {
     for (const [key, database] of Object.entries(databases)) urls[key] = await createDatabase(database);
     await Promise.all([runPgbenchInit(urls.apps, 2), runPgbenchInit(urls.participant, 1), runPgbenchInit(urls.a, 3), runPgbenchInit(urls.b, 3), runPgbenchInit(urls.c, 3)]);
@@ -140,10 +144,8 @@ describe('backupPlan: ordered PostgreSQL backups', () => {
       plan: { name: 'by-hand', store: { type: 'local', path: store }, components: [{ name: 'apps', type: 'postgres', connection: { urlFromEnv: 'APPS_DATABASE_URL' } }] },
     });
     const workflowId = uniqueName('by_hand');
-    const temporalCli = findTemporalCli()!;
-    const address = ['--address', testEnv().temporalAddress];
-    await execFileAsync(temporalCli, ['workflow', 'start', ...address, '--type', 'backupPlan', '--task-queue', taskQueue, '--workflow-id', workflowId, '--input', input]);
-    const { stdout } = await execFileAsync(temporalCli, ['workflow', 'result', ...address, '--workflow-id', workflowId, '--output', 'json']);
+    await startWithTemporalCli(workflowId, input);
+    const { stdout } = await execFileAsync(findTemporalCli()!, ['workflow', 'result', '--address', testEnv().temporalAddress, '--workflow-id', workflowId, '--output', 'json']);
     const result = (JSON.parse(stdout) as { result: { setId: string; components: { name: string }[] } }).result;
     expect(result.components.map((component) => component.name)).toEqual(['apps']);
     expect(readdirSync(path.join(store, 'by-hand', result.setId)).sort()).toEqual(['apps.pgdump.zst', 'manifest.json']);
@@ -153,19 +155,23 @@ describe('backupPlan: ordered PostgreSQL backups', () => {
     // The workflow's validation runs zod inside the workflow sandbox, where zod is shared between workflows and
     // frozen (workflows/sharedModules.ts): this is its error path, after valid plans have run on the same worker.
     const input = JSON.stringify({
-      plan: { name: 'Bad Name', store: { type: 'local', path: path.join(dir, 'never') }, components: [{ name: 'apps', type: 'postgres', connection: { urlFromEnv: 'APPS_DATABASE_URL' } }] },
+      plan: {
+        name: 'Bad Name',
+        store: { type: 'local', path: path.join(dir, 'never') },
+        components: [{ name: 'apps', type: 'postgres', connection: { urlFromEnv: 'APPS_DATABASE_URL' } }],
+        retention: { keepLast: -1 },
+      },
     });
     const workflowId = uniqueName('bad_by_hand');
-    const address = ['--address', testEnv().temporalAddress];
-    const temporalCli = findTemporalCli()!;
-    await execFileAsync(temporalCli, ['workflow', 'start', ...address, '--type', 'backupPlan', '--task-queue', taskQueue, '--workflow-id', workflowId, '--input', input]);
-    const failed = await temporal.client.workflow.getHandle(workflowId).result().then(
+    await startWithTemporalCli(workflowId, input);
+    const handle = temporal.client.workflow.getHandle(workflowId);
+    const failed = await handle.result().then(
       () => undefined,
       (error: Error & { cause?: Error & { type?: string; nonRetryable?: boolean } }) => error.cause,
     );
     expect(failed).toMatchObject({ type: 'InvalidPlan', nonRetryable: true });
-    expect(failed?.message).toMatch(/^invalid plan: name: /);
-    expect((await temporal.client.workflow.getHandle(workflowId).describe()).status.name).toBe('FAILED');
+    expect(failed?.message).toMatch(/^invalid plan: name: .+; retention\.keepLast: /);
+    expect((await handle.describe()).status.name).toBe('FAILED');
   });
 
   test('with a retention policy, each backup prunes what the policy no longer keeps', async () => {
