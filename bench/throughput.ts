@@ -193,6 +193,9 @@ class Bench {
     this.baseEnv = {
       ...base,
       TEMPORAL_ADDRESS: stack.temporal.address,
+      // The CLI starts and awaits over the HTTP API, as `npm start` and the compose file set it up; the
+      // lifeboat-temporal-grpc row leaves it unset.
+      TEMPORAL_HTTP_ADDRESS: stack.temporal.httpAddress,
       TEMPORAL_NAMESPACE: 'default',
       LIFEBOAT_TASK_QUEUE: `bench-${randomBytes(3).toString('hex')}`,
       AWS_ACCESS_KEY_ID: stack.s3.accessKey,
@@ -314,12 +317,12 @@ class Bench {
   }
 
   /** Runs `lifeboat backup run --wait --json`, sampling the worker's process tree. */
-  private async backupThroughTemporal(planFile: string): Promise<Sample & { result: { setId: string; startedAt: string; completedAt: string; components: { startedAt: string; completedAt: string; key: string }[] } }> {
+  private async backupThroughTemporal(planFile: string, env: NodeJS.ProcessEnv = this.baseEnv): Promise<Sample & { result: { setId: string; startedAt: string; completedAt: string; components: { startedAt: string; completedAt: string; key: string }[] } }> {
     const worker = this.worker!;
     const sampler = sampleTreePeak(() => worker.child.pid);
     const cpuBefore = cpuSecondsWithReapedChildren(worker.child.pid!);
     const started = process.hrtime.bigint();
-    const run = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env: this.baseEnv, timeoutMs: 3 * 3600_000 });
+    const run = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env, timeoutMs: 3 * 3600_000 });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const peakRss = sampler.stop();
     // The worker's own CPU and that of the pg_dump and zstd it has reaped (the CLI's is not counted).
@@ -392,12 +395,22 @@ class Bench {
     const rows: RowDefinition[] = [
       {
         id: 'lifeboat-temporal',
-        label: 'Lifeboat: `backup run --wait` through Temporal (pg_dump -Fc -Z0 → zstd -3 → store)',
+        label: 'Lifeboat: `backup run --wait` through Temporal, the CLI over its HTTP API (pg_dump -Fc -Z0 → zstd -3 → store)',
         kind: 'backup',
         run: async () => {
           const sample = await this.backupThroughTemporal(planFile);
           if (newestSet) await this.removeSet(planName, newestSet.setId);
           newestSet = { setId: sample.result.setId, key: sample.result.components[0].key };
+          return sample;
+        },
+      },
+      {
+        id: 'lifeboat-temporal-grpc',
+        label: 'Lifeboat: `backup run --wait` through Temporal, the CLI over gRPC (no TEMPORAL_HTTP_ADDRESS)',
+        kind: 'backup',
+        run: async () => {
+          const sample = await this.backupThroughTemporal(planFile, { ...this.baseEnv, TEMPORAL_HTTP_ADDRESS: '' });
+          await this.removeSet(planName, sample.result.setId);
           return sample;
         },
       },
@@ -590,6 +603,7 @@ class Bench {
 
 const TARGETS: { a: string; b: string; what: string; target: number; kind: 'time' | 'rss' | 'cpu' | 'machine-cpu' }[] = [
   { a: 'lifeboat-temporal', b: 'shell-zstd', what: 'backup speed: Lifeboat (Temporal) vs same-compressor shell', target: 1.0, kind: 'time' },
+  { a: 'lifeboat-temporal-grpc', b: 'shell-zstd', what: 'backup speed: Lifeboat (Temporal, the CLI over gRPC) vs same-compressor shell', target: 0, kind: 'time' },
   { a: 'lifeboat-engine', b: 'shell-zstd', what: 'backup speed: Lifeboat (engine) vs same-compressor shell', target: 1.0, kind: 'time' },
   { a: 'lifeboat-engine-estimated', b: 'shell-zstd', what: 'backup speed: Lifeboat (engine, estimated row counts) vs same-compressor shell', target: 0, kind: 'time' },
   { a: 'lifeboat-engine', b: 'lifeboat-engine-estimated', what: 'backup speed: Lifeboat engine, exact row counts vs estimated (the cost of counting)', target: 0, kind: 'time' },

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Worker, type BundleOptions, type WorkerOptions } from '@temporalio/worker';
 import * as activities from '../activities';
-import type { TemporalSettings } from '../src/temporal/connection';
+import type { TemporalSettings } from '../src/temporal/settings';
 import { dataConverterFromEnv } from '../src/encryption/payloadCodec';
 
 /** Prebuilt by `npm run build` (worker/bundle.ts) so a worker starts in a second instead of bundling. */

@@ -10,7 +10,7 @@ import { durationMs, type PlanInput } from '../src/plan/schema';
 import { rootMessage } from './failures';
 import { validatedPlan } from './planInput';
 import { runPrune, type PruneResult } from './prune';
-import { backupStatusQuery, type BackupStatus } from '../src/temporal/names';
+import { backupStatusQuery, type BackupStatus } from '../src/temporal/backupStatus';
 
 export interface BackupPlanInput {
   /** The plan itself (as in the plan file, JSON): it names env variables, never secrets. */

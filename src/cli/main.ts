@@ -66,7 +66,8 @@ async function buildProgram(argv: string[]): Promise<Command> {
 
 /**
  * Store errors whose message already says what to fix (bucket, credentials, region, an unreachable endpoint):
- * printed without a stack. Matched by name so that reporting them need not load the AWS SDK.
+ * printed without a stack. Matched by name so that reporting them need not load the AWS SDK (as is
+ * TemporalHttpError, Temporal's HTTP API refusing a call).
  */
 const STORE_ERRORS = new Set(['StoreConfigurationError', 'BucketNotFoundError', 'StoreCredentialsError', 'StoreAccessDeniedError', 'ObjectLockedError', 'StoreUnreachableError']);
 
@@ -84,19 +85,19 @@ async function main(argv: string[]): Promise<number> {
       return error instanceof UsageError ? EXIT.badInput : EXIT.failed;
     }
     // The other error types are loaded only now, the light ones first (a bad plan need not load the Temporal client).
-    const [{ PlanError }, { KeyMaterialError }] = await Promise.all([import('../plan/load'), import('../encryption/keys')]);
+    const [{ PlanError }, { KeyMaterialError }, { TemporalUnreachableError }] = await Promise.all([import('../plan/load'), import('../encryption/keys'), import('../temporal/settings')]);
     if (error instanceof PlanError || error instanceof KeyMaterialError) {
       console.error(`error: ${error.message}`);
       return EXIT.badInput;
     }
-    const [{ WorkflowNotFoundError }, { TemporalUnreachableError }] = await Promise.all([import('@temporalio/client'), import('../temporal/connection')]);
+    if (error instanceof TemporalUnreachableError || (error instanceof Error && (STORE_ERRORS.has(error.name) || error.name === 'TemporalHttpError'))) {
+      console.error(`error: ${error.message}`);
+      return EXIT.failed;
+    }
+    const { WorkflowNotFoundError } = await import('@temporalio/client');
     if (error instanceof WorkflowNotFoundError) {
       console.error(`error: no workflow ${error.workflowId} in this namespace: check the id (e.g. \`temporal workflow list\`) and TEMPORAL_NAMESPACE`);
       return EXIT.badInput;
-    }
-    if (error instanceof TemporalUnreachableError || (error instanceof Error && STORE_ERRORS.has(error.name))) {
-      console.error(`error: ${error.message}`);
-      return EXIT.failed;
     }
     // Unexpected: the whole chain of causes (gRPC errors wrap the server's reason), then the stack.
     const causes: string[] = [];

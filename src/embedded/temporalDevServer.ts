@@ -11,6 +11,8 @@ export interface TemporalDevServerOptions {
   ip?: string;
   /** gRPC frontend port; a free one when omitted. */
   port?: number;
+  /** HTTP API port (TEMPORAL_HTTP_ADDRESS, for `backup run`); a free one when omitted. */
+  httpPort?: number;
   /** Web UI port; a free one when omitted and the UI is on. */
   uiPort?: number;
   /** Serve the Web UI (default true); false passes --headless. */
@@ -30,6 +32,8 @@ export interface TemporalDevServerOptions {
 export interface TemporalDevServerHandle {
   /** host:port of the gRPC frontend. */
   readonly address: string;
+  /** host:port of the HTTP API (what TEMPORAL_HTTP_ADDRESS takes); undefined when not known. */
+  readonly httpAddress: string | undefined;
   readonly uiUrl: string | undefined;
   readonly namespace: string;
   /** The current server process (changes on restart); undefined when not known. */
@@ -77,13 +81,16 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   const namespace = options.namespace ?? 'default';
   const ui = options.ui ?? true;
   const port = options.port ?? (await freePort(ip));
+  // Named, so that clients can be told it: the CLI picks a random one otherwise.
+  const httpPort = options.httpPort ?? (await freePort(ip));
   // The CLI's default UI port is port+1000, which nobody checked is free.
   const uiPort = ui ? (options.uiPort ?? (await freePort(ip))) : undefined;
   const logFile = options.logFile ?? join(mkdtempSync(join(tmpdir(), 'lifeboat-temporal-')), 'temporal.log');
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
-  const address = `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  const address = `${host}:${port}`;
 
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--log-level', 'warn'];
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--http-port', String(httpPort), '--log-level', 'warn'];
   if (uiPort !== undefined) args.push('--ui-port', String(uiPort));
   else args.push('--headless');
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
@@ -96,6 +103,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   const launch = async (): Promise<void> => {
     options.log?.(`starting Temporal dev server on ${address}${uiPort ? ` (UI on ${uiPort})` : ''}`);
     await assertPortFree(port, ip, 'the Temporal dev server');
+    await assertPortFree(httpPort, ip, "the Temporal dev server's HTTP API");
     if (uiPort !== undefined) await assertPortFree(uiPort, ip, 'the Temporal Web UI');
     const proc = spawnLogged(options.binary, args, { logFile });
     current = proc;
@@ -124,6 +132,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   await launch();
   return {
     address,
+    httpAddress: `${host}:${httpPort}`,
     uiUrl: uiPort ? `http://${ip}:${uiPort}` : undefined,
     namespace,
     get pid() {
@@ -178,6 +187,7 @@ export async function startDownloadedDevServer(options: DownloadedDevServerOptio
     new Error(`${what} is not supported by the downloaded dev server (it hides its process); use startTemporalDevServer with a CLI binary`);
   return {
     address: env.address,
+    httpAddress: undefined,
     uiUrl: uiPort ? `http://${ip}:${uiPort}` : undefined,
     namespace,
     pid: undefined,

@@ -11,6 +11,14 @@ export const KEY_BYTES = 32;
 
 export const KEY_GENERATION_HINT = 'generate one with `openssl rand -base64 32`';
 
+/** The variables that turn Temporal payload encryption on (payloadCodec.ts): here, so that checking them loads no SDK. */
+export const PAYLOAD_KEY_ENV = 'LIFEBOAT_PAYLOAD_KEY';
+export const PAYLOAD_KEY_FILE_ENV = 'LIFEBOAT_PAYLOAD_KEY_FILE';
+
+export function payloadEncryptionRequested(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env[PAYLOAD_KEY_ENV] || env[PAYLOAD_KEY_FILE_ENV]);
+}
+
 /** A configured key cannot be loaded (unset variable, unreadable file, not 32 bytes): bad input, fixed where the key is configured. */
 export class KeyMaterialError extends Error {
   constructor(message: string) {

@@ -10,10 +10,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, ValueError, type DataConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { KEY_GENERATION_HINT, KeyMaterialError, keyFingerprint, parseKeyList, readKeySourceText, WrongKeyError } from './keys';
-
-export const PAYLOAD_KEY_ENV = 'LIFEBOAT_PAYLOAD_KEY';
-export const PAYLOAD_KEY_FILE_ENV = 'LIFEBOAT_PAYLOAD_KEY_FILE';
+import { KEY_GENERATION_HINT, KeyMaterialError, keyFingerprint, PAYLOAD_KEY_ENV, PAYLOAD_KEY_FILE_ENV, parseKeyList, readKeySourceText, WrongKeyError } from './keys';
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
 

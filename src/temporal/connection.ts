@@ -1,32 +1,7 @@
-/** Connection settings from the environment, shared by the CLI and the worker. */
-import { randomBytes } from 'node:crypto';
+/** The gRPC client, connected as the environment says (src/temporal/settings.ts). */
 import { Client, Connection } from '@temporalio/client';
 import { dataConverterFromEnv } from '../encryption/payloadCodec';
-import { DEFAULT_TASK_QUEUE } from './names';
-
-export interface TemporalSettings {
-  /** host:port of the Temporal frontend (TEMPORAL_ADDRESS, default localhost:7233). */
-  address: string;
-  /** TEMPORAL_NAMESPACE, default "default". */
-  namespace: string;
-  /** LIFEBOAT_TASK_QUEUE, default "lifeboat". */
-  taskQueue: string;
-}
-
-export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
-  return {
-    address: env.TEMPORAL_ADDRESS || 'localhost:7233',
-    namespace: env.TEMPORAL_NAMESPACE || 'default',
-    taskQueue: env.LIFEBOAT_TASK_QUEUE || DEFAULT_TASK_QUEUE,
-  };
-}
-
-export class TemporalUnreachableError extends Error {
-  constructor(address: string, cause: Error) {
-    super(`cannot connect to Temporal at ${address}: ${cause.message}. Start one with \`npm start\` (embedded) or set TEMPORAL_ADDRESS`);
-    this.name = 'TemporalUnreachableError';
-  }
-}
+import { TemporalUnreachableError, temporalSettingsFromEnv, type TemporalSettings } from './settings';
 
 export async function connectClient(settings: TemporalSettings): Promise<{ client: Client; connection: Connection }> {
   // Payload encryption (when configured) applies to every client: starts, schedules, queries, results.
@@ -49,9 +24,4 @@ export async function withTemporalClient<T>(action: (client: Client, settings: T
   } finally {
     await connection.close();
   }
-}
-
-/** A suffix that makes workflow ids unique per start while keeping them readable and time-ordered. */
-export function uniqueRunSuffix(): string {
-  return `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }

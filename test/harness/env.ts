@@ -9,6 +9,8 @@ import { Client } from 'pg';
 /** What globalSetup started, as published to jest workers through process.env. */
 export interface TestEnv {
   temporalAddress: string;
+  /** The same dev server's HTTP API (what TEMPORAL_HTTP_ADDRESS takes). */
+  temporalHttpAddress: string;
   /** Superuser URL (with password) to database `postgres`. */
   pgUrl: string;
   pgPassword: string;
@@ -25,6 +27,7 @@ export interface TestEnv {
 
 export const TEST_ENV_VARIABLES = {
   temporalAddress: 'LIFEBOAT_TEST_TEMPORAL_ADDRESS',
+  temporalHttpAddress: 'LIFEBOAT_TEST_TEMPORAL_HTTP_ADDRESS',
   pgUrl: 'LIFEBOAT_TEST_PG_URL',
   pgPassword: 'LIFEBOAT_TEST_PG_PASSWORD',
   pgPort: 'LIFEBOAT_TEST_PG_PORT',
@@ -52,6 +55,7 @@ export function testEnv(): TestEnv {
   const v = TEST_ENV_VARIABLES;
   return {
     temporalAddress: required(v.temporalAddress),
+    temporalHttpAddress: required(v.temporalHttpAddress),
     pgUrl: required(v.pgUrl),
     pgPassword: required(v.pgPassword),
     pgPort: Number(required(v.pgPort)),

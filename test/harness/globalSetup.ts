@@ -83,6 +83,7 @@ export default async function globalSetup(): Promise<void> {
 
   const published: Record<string, string> = {
     [V.temporalAddress]: temporal.address,
+    [V.temporalHttpAddress]: temporal.httpAddress ?? '',
     [V.pgUrl]: postgres.superuserUrl('postgres'),
     [V.pgPassword]: pgPassword,
     [V.pgPort]: String(postgres.port),

@@ -73,8 +73,8 @@ describe('backupPlan: ordered PostgreSQL backups', () => {
     await temporal?.close();
   });
 
-  async function backupAndCheckOrder(planFile: string): Promise<{ manifest: Manifest; workflowId: string }> {
-    const run = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env });
+  async function backupAndCheckOrder(planFile: string, runEnv = env): Promise<{ manifest: Manifest; workflowId: string }> {
+    const run = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env: runEnv });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as { workflowId: string; setId: string };
@@ -136,6 +136,31 @@ describe('backupPlan: ordered PostgreSQL backups', () => {
     expect(history).toContain('APPS_DATABASE_URL'); // the reference travels...
     expect(history).not.toContain(s3.pgPassword); // ...the secret never does
     expect(history).not.toContain(s3.s3SecretKey);
+  });
+
+  test("over Temporal's HTTP API (TEMPORAL_HTTP_ADDRESS) `backup run` needs no gRPC: the same ordered, verified set; a failure names its cause", async () => {
+    // gRPC points nowhere: with --json, `backup run` talks to the HTTP API alone.
+    const overHttp = { ...env, TEMPORAL_HTTP_ADDRESS: testEnv().temporalHttpAddress, TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    const planFile = writePlan(dir, orderedPlan(uniqueName('http').replace(/_/g, '-'), { type: 'local', path: path.join(dir, 'http-store') }));
+    const { manifest, workflowId } = await backupAndCheckOrder(planFile, overHttp);
+    // The input reached the workflow whole, as the gRPC client would send it: the plan's revision included.
+    const validated = await runCli(['plan', 'validate', planFile, '--json'], { env });
+    expect(manifest.planRevision).toBe((JSON.parse(validated.stdout) as { revision: string }).revision);
+    expect(manifest.workflowId).toBe(workflowId);
+
+    // Without --json: progress (over gRPC, reachable here), then the set.
+    const followed = await runCli(['backup', 'run', '--plan', planFile, '--wait'], { env: { ...env, TEMPORAL_HTTP_ADDRESS: testEnv().temporalHttpAddress } });
+    expect(followed.code).toBe(0);
+    expect(followed.stdout).toMatch(/started backupPlan lifeboat-backup-\S+ on task queue/);
+    expect(followed.stdout).toMatch(/backup set \S+ complete in/);
+
+    // A workflow that fails: exit 1, and its failure's message as the cause.
+    const failing = writePlan(dir, { name: 'failing-over-http', store: { type: 'local', path: path.join(dir, 'http-store') }, components: [{ name: 'ledger', type: 'postgres', connection: { urlFromEnv: 'WRONG_PASSWORD_URL' } }] });
+    const run = await runCli(['backup', 'run', '--plan', failing, '--wait', '--json'], { env: overHttp });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error: backup lifeboat-backup-failing-over-http-\S+ failed: backup of plan "failing-over-http" failed, no manifest written/);
+    expect(run.stderr).toContain('component "ledger"');
+    expect(run.stderr).toMatch(/authentication failed/);
   });
 
   test('the temporal CLI can start a backup with plain JSON input, as the README shows', async () => {

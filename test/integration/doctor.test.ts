@@ -93,6 +93,20 @@ describe('lifeboat doctor', () => {
     expect(out).toMatch(/^✓ component "uploads" \(files\)/m);
   });
 
+  test("with TEMPORAL_HTTP_ADDRESS, Temporal's HTTP API is checked too (what `backup run` then uses)", async () => {
+    const answering = await runCli(['doctor', '--plan', planFile], { env: { ...env, TEMPORAL_HTTP_ADDRESS: testEnv().temporalHttpAddress } });
+    expect(answering.code).toBe(0);
+    expect(answering.stdout).toMatch(/^✓ Temporal's HTTP API at 127\.0\.0\.1:\d+, namespace default$/m);
+    expect(answering.stdout).toMatch(/all 11 checks passed/);
+
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    const refused = await runCli(['doctor', '--plan', planFile], { env: { ...env, TEMPORAL_HTTP_ADDRESS: nowhere } });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain(`✗ Temporal's HTTP API at ${nowhere}: cannot connect to Temporal at ${nowhere}`);
+    expect(refused.stdout).toContain(`fix: point TEMPORAL_HTTP_ADDRESS (now ${nowhere}) at the same server's HTTP API`);
+    expect(refused.stdout).toMatch(/^✓ Temporal at 127\.0\.0\.1:\d+, namespace default$/m);
+  });
+
   test('a plan that does not validate: exit 2, nothing checked', async () => {
     const bad = writePlan(dir, { name: 'doctor-bad', store: { type: 'local', path: dir }, components: [] } as never, 'bad.yaml');
     const result = await runCli(['doctor', '--plan', bad], { env });

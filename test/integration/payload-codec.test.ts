@@ -60,13 +60,13 @@ describe('payload encryption for Temporal', () => {
     });
   }
 
+  /** A plan of one PostgreSQL component, into a local store. */
+  const writePayrollPlan = (name: string) =>
+    writePlan(dir, { name, store: { type: 'local', path: path.join(dir, 'store') }, components: [{ name: 'salaries', type: 'postgres', connection: { urlFromEnv: 'PAYROLL_DATABASE_URL' } }] });
+
   test('the history holds ciphertext only; the codec server and `temporal --codec-endpoint` decode it', async () => {
     const planName = uniqueName('payroll');
-    const planFile = writePlan(dir, {
-      name: planName,
-      store: { type: 'local', path: path.join(dir, 'store') },
-      components: [{ name: 'salaries', type: 'postgres', connection: { urlFromEnv: 'PAYROLL_DATABASE_URL' } }],
-    });
+    const planFile = writePayrollPlan(planName);
     // Without --json the CLI follows progress from (encrypted) heartbeats, and prints the (encrypted) result.
     const backup = await runCli(['backup', 'run', '--plan', planFile, '--wait'], { env });
     expect(backup.code).toBe(0);
@@ -108,6 +108,24 @@ describe('payload encryption for Temporal', () => {
     const result = events.find((event) => event.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED')!.workflowExecutionCompletedEventAttributes!.result.payloads[0];
     expect(Buffer.from(result.metadata.encoding, 'base64').toString()).toBe('json/plain');
     expect(JSON.parse(Buffer.from(result.data, 'base64').toString())).toMatchObject({ plan: planName, setId: set.setId, startedAt: set.startedAt });
+  });
+
+  test("over Temporal's HTTP API the CLI encrypts the input and decrypts the result with the same keys", async () => {
+    const planName = uniqueName('payroll_http');
+    const planFile = writePayrollPlan(planName);
+    // gRPC points nowhere: the start and the result go over HTTP, through the codec.
+    const overHttp = { ...env, TEMPORAL_HTTP_ADDRESS: testEnv().temporalHttpAddress, TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    const run = await runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env: overHttp });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as { workflowId: string; plan: string; setId: string };
+    expect(result.plan).toBe(planName);
+
+    const raw = await temporal.client.workflow.getHandle(result.workflowId).fetchHistory();
+    const started = raw.events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0];
+    expect(Buffer.from(started.metadata!.encoding!).toString()).toBe('binary/encrypted');
+    const history = (await historyText(temporal.client, result.workflowId)).split(result.workflowId).join('<workflow id>');
+    for (const plaintext of [planName, result.setId, 'PAYROLL_DATABASE_URL']) expect(history).not.toContain(plaintext);
   });
 
   test('schedules: `plan apply` stores encrypted arguments, which Lifeboat (with the keys) still reads', async () => {

@@ -1,11 +1,13 @@
 /**
  * The disaster-recovery workflow is durable, on real parts: a worker SIGKILLed in the middle of a restore is
  * replaced and the restore finishes correctly; a Temporal dev server restarted while the workflow waits at the
- * agreement gate loses nothing; a dry run touches nothing; an abort after scale-down leaves the service down
+ * agreement gate loses nothing (nor does a `backup run --wait` over the HTTP API, waiting across it); a dry run touches nothing; an abort after scale-down leaves the service down
  * and says so.
  */
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Client, Connection, defaultPayloadConverter } from '@temporalio/client';
 import type { Manifest } from '../../src/catalog/manifest';
@@ -217,6 +219,36 @@ describe('the Temporal dev server restarted while a recovery waits at the gate',
     const status = await runCli(['restore', 'status', workflowId], { env });
     expect(status.stdout).toContain('recovery recovered');
     expect(status.stdout).toContain(`approved ${timestamp} by alice`);
+  }, 300_000);
+
+  test('`backup run --wait` over the HTTP API waits across a restart and prints the set', async () => {
+    // An export that answers only when released holds the backup activity while the server restarts.
+    let requested!: () => void;
+    const asked = new Promise<void>((resolve) => (requested = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const exporter = http.createServer((_request, response) => {
+      requested();
+      void released.then(() => response.writeHead(200, { 'content-type': 'application/json' }).end('{"accounts": 3}'));
+    });
+    await new Promise<void>((resolve) => exporter.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (exporter.address() as AddressInfo).port;
+      const planFile = writePlan(dir, { name: 'held-export', store: { type: 'local', path: path.join(dir, 'store') }, components: [{ name: 'export', type: 'http', url: `http://127.0.0.1:${port}/export` }] });
+      const run = runCli(['backup', 'run', '--plan', planFile, '--wait', '--json'], { env: { ...env, TEMPORAL_HTTP_ADDRESS: server!.httpAddress } });
+      await asked; // the workflow started, its activity is running, and the CLI is waiting on its long poll
+      await server!.restart();
+      release();
+      const result = await run;
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const printed = JSON.parse(result.stdout) as { plan: string; setId: string; components: { name: string; bytes: number }[] };
+      expect(printed).toMatchObject({ plan: 'held-export', components: [{ name: 'export' }] });
+      const listed = JSON.parse((await runCli(['backups', 'list', '--plan', planFile, '--json'], { env })).stdout) as { sets: Manifest[] };
+      expect(listed.sets.map((set) => set.setId)).toEqual([printed.setId]);
+    } finally {
+      exporter.close();
+    }
   }, 300_000);
 });
 

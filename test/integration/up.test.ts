@@ -54,7 +54,7 @@ test('up --once backs up the example plan into ./lifeboat-backups and stops ever
   expect(verify.code).toBe(0);
 });
 
-test('up runs until Ctrl-C, serving the Web UI and metrics; Ctrl-C stops everything it started and nothing else', async () => {
+test('up runs until Ctrl-C, serving the Web UI, metrics and the HTTP API; Ctrl-C stops everything it started and nothing else', async () => {
   const cwd = tempDir('up-running');
   const env = lifeboatEnv(uniqueName('unused'));
   delete env.TEMPORAL_ADDRESS;
@@ -80,13 +80,25 @@ test('up runs until Ctrl-C, serving the Web UI and metrics; Ctrl-C stops everyth
     expect(metrics).toMatch(/^lifeboat_backup_bytes\{plan="example"\} [1-9]\d*$/m);
     expect(metrics).toContain('temporal_'); // the SDK's own, passed on
 
+    // The HTTP API it prints is what TEMPORAL_HTTP_ADDRESS takes: a backup started and awaited over it alone.
+    const httpAddress = stdout.match(/its HTTP API at (127\.0\.0\.1:\d+)/)![1];
+    const plan = path.resolve(__dirname, '..', '..', 'examples', 'plan.yaml');
+    const taskQueue = stdout.match(/worker polling task queue "([^"]+)"/)![1];
+    const overHttp = await runCli(['backup', 'run', '--plan', plan, '--wait', '--json'], {
+      env: { ...env, TEMPORAL_HTTP_ADDRESS: httpAddress, TEMPORAL_ADDRESS: '127.0.0.1:1', LIFEBOAT_TASK_QUEUE: taskQueue },
+      cwd,
+    });
+    expect(overHttp.stderr).toBe('');
+    expect(overHttp.code).toBe(0);
+    expect((JSON.parse(overHttp.stdout) as { plan: string }).plan).toBe('example');
+
     child.kill('SIGINT');
     expect(await exited).toBe(0);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
   expect(stderr).not.toMatch(/error/i);
-  const ports = ['Temporal dev server at 127\\.0\\.0\\.1:(\\d+)', 'cluster on 127\\.0\\.0\\.1:(\\d+)', 'Web UI at http://127\\.0\\.0\\.1:(\\d+)', 'metrics at http://127\\.0\\.0\\.1:(\\d+)'].map(
+  const ports = ['Temporal dev server at 127\\.0\\.0\\.1:(\\d+)', 'its HTTP API at 127\\.0\\.0\\.1:(\\d+)', 'cluster on 127\\.0\\.0\\.1:(\\d+)', 'Web UI at http://127\\.0\\.0\\.1:(\\d+)', 'metrics at http://127\\.0\\.0\\.1:(\\d+)'].map(
     (pattern) => Number(stdout.match(new RegExp(pattern))![1]),
   );
   for (const port of ports) expect({ port, listening: await listening(port) }).toEqual({ port, listening: false });

@@ -9,7 +9,7 @@ import { defaultPayloadConverter, type Client } from '@temporalio/client';
 import type { Manifest } from '../../src/catalog/manifest';
 import type { PlanInput, S3StoreConfig } from '../../src/plan/schema';
 import { S3Store } from '../../src/stores/s3';
-import { backupStatusQuery } from '../../src/temporal/names';
+import { backupStatusQuery } from '../../src/temporal/backupStatus';
 import { createDatabase, tempDir, testEnv, uniqueName } from '../harness/env';
 import { fillWithRandomRows } from '../harness/postgres';
 import { eventually, lifeboatEnv, runCli, startWorker, temporalClient, writePlan, type WorkerProcess } from '../harness/lifeboat';

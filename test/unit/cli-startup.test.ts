@@ -1,6 +1,7 @@
 /**
  * The CLI loads only the module of the command it runs: `--version` loads none of the heavy libraries, and
- * `backup run` neither the AWS SDK nor the Kubernetes client nor pg. Runs the built CLI (`npm run build`).
+ * `backup run` neither the AWS SDK nor the Kubernetes client nor pg, nor over the HTTP API the gRPC client.
+ * Runs the built CLI (`npm run build`).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -32,12 +33,34 @@ describe('CLI start-up', () => {
     expect(loaded.filter((request) => HEAVY.includes(request) || request.includes('/commands/'))).toEqual([]);
   });
 
-  test('backup run loads the Temporal client but not the AWS SDK, the Kubernetes client or pg', () => {
+  test('backup run loads none of the heavy libraries until it connects (the Temporal client only over gRPC)', () => {
     const { code, stdout, loaded } = run(['backup', 'run', '--help']);
     expect(code).toBe(0);
     expect(stdout).toContain('--wait');
-    expect(loaded).toContain('@temporalio/client');
-    expect(loaded.filter((request) => HEAVY.slice(0, 3).includes(request))).toEqual([]);
+    expect(loaded.filter((request) => HEAVY.includes(request))).toEqual([]);
+  });
+
+  describe("backup run over Temporal's HTTP API (TEMPORAL_HTTP_ADDRESS)", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cli-startup-'));
+    const plan = path.join(dir, 'plan.yaml');
+    writeFileSync(plan, `name: fast\nstore:\n  type: local\n  path: ${dir}/store\ncomponents:\n  - name: db\n    type: postgres\n    connection:\n      urlFromEnv: DB_URL\n`);
+    const GRPC = ['@temporalio/client', '@temporalio/proto', '@grpc/grpc-js'];
+
+    test('neither loads the gRPC client nor protobufjs, and an unreachable API is said in one line naming the variable', () => {
+      // Nothing listens on port 9; TEMPORAL_ADDRESS points nowhere either, and must not be tried.
+      const { code, stderr, loaded } = run(['backup', 'run', '--plan', plan, '--wait', '--json'], { ...process.env, TEMPORAL_HTTP_ADDRESS: '127.0.0.1:9', TEMPORAL_ADDRESS: '127.0.0.1:1' });
+      expect(code).toBe(1);
+      expect(stderr.replace(/\nLOADED .*\n$/, '')).toMatch(/^error: cannot connect to Temporal at 127\.0\.0\.1:9: .*ECONNREFUSED.*set TEMPORAL_HTTP_ADDRESS \(or unset it to use gRPC\)\n$/);
+      expect(loaded.filter((request) => GRPC.includes(request))).toEqual([]);
+    });
+
+    test('an address that is not host:port or an http:// URL is bad input (exit 2), checked before any call', () => {
+      for (const address of ['https://temporal.example:7243', 'http://bad host:7243']) {
+        const { code, stderr } = run(['backup', 'run', '--plan', plan], { ...process.env, TEMPORAL_HTTP_ADDRESS: address });
+        expect(code).toBe(2);
+        expect(stderr).toContain(`TEMPORAL_HTTP_ADDRESS "${address}"`);
+      }
+    });
   });
 
   test('a command that loads the AWS SDK prints no notice about future SDK versions on Node 20, and an unreachable store in one line', () => {

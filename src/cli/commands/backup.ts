@@ -1,20 +1,25 @@
-import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { BackupProgress } from '../../../activities';
 import type { BackupPlanResult } from '../../../workflows';
+import { payloadEncryptionRequested } from '../../encryption/keys';
 import { loadPlanFile } from '../../plan/load';
-import { uniqueRunSuffix, withTemporalClient } from '../../temporal/connection';
-import { backupStatusQuery, backupWorkflowId, WORKFLOW_TYPES } from '../../temporal/names';
-import { OperationFailed } from '../errors';
+import { backupWorkflowId, WORKFLOW_TYPES } from '../../temporal/names';
+import { temporalSettingsFromEnv, uniqueRunSuffix, type TemporalSettings } from '../../temporal/settings';
+import { OperationFailed, UsageError } from '../errors';
 import { formatTable, humanBytes, humanDuration, printJson } from '../output';
-import { pendingActivities, ProgressPrinter, ProgressTracker, type ProgressSample } from '../progress';
+import type { ProgressSample } from '../progress';
 import { registerVerifyCommand } from './verify';
+
+// `backup run` loads the gRPC client (and the progress display) only when it needs them: over the HTTP API
+// (TEMPORAL_HTTP_ADDRESS) with --json or without --wait it never does, and starts in a fraction of the time.
 
 /**
  * Polls the workflow and prints each component's progress (bytes, rate, ETA) from its activity's heartbeats,
  * until `outcome` (the workflow's result) settles: it returns as soon as the workflow closed, not at the next poll.
  */
 async function followBackup(client: Client, handle: WorkflowHandle, outcome: Promise<unknown>): Promise<void> {
+  const [{ pendingActivities, ProgressPrinter, ProgressTracker }, { backupStatusQuery }] = await Promise.all([import('../progress'), import('../../temporal/backupStatus')]);
   const tracker = new ProgressTracker();
   const printer = new ProgressPrinter();
   let closed = false;
@@ -54,41 +59,21 @@ export function registerBackupCommands(program: Command): void {
     .requiredOption('--plan <file>', 'plan file')
     .option('--wait', 'wait for the outcome, showing progress')
     .option('--json', 'print the result as JSON')
-    .action(async (options: { plan: string; wait?: boolean; json?: boolean }) => {
+    .action(async (options: BackupRunOptions) => {
       const { plan, revision } = await loadPlanFile(options.plan);
-      await withTemporalClient(async (client, settings) => {
-        const workflowId = backupWorkflowId(plan.name, uniqueRunSuffix());
-        const handle = await client.workflow.start(WORKFLOW_TYPES.backupPlan, {
-          taskQueue: settings.taskQueue,
-          workflowId,
-          args: [{ plan, planRevision: revision }],
+      const settings = temporalSettingsFromEnv();
+      const start = { taskQueue: settings.taskQueue, workflowId: backupWorkflowId(plan.name, uniqueRunSuffix()), args: [{ plan, planRevision: revision }] };
+      if (settings.httpAddress) {
+        await runOverHttpApi(settings, settings.httpAddress, start, options);
+        return;
+      }
+      const { withTemporalClient } = await import('../../temporal/connection');
+      await withTemporalClient(async (client) => {
+        const handle = await client.workflow.start(WORKFLOW_TYPES.backupPlan, start);
+        await reportRun(start.workflowId, handle.firstExecutionRunId, settings, options, {
+          result: () => handle.result() as Promise<BackupPlanResult>,
+          follow: (outcome) => followBackup(client, handle, outcome),
         });
-        if (!options.json) console.log(`started ${WORKFLOW_TYPES.backupPlan} ${workflowId} on task queue ${settings.taskQueue}`);
-        if (!options.wait) {
-          if (options.json) printJson({ workflowId, runId: handle.firstExecutionRunId });
-          return;
-        }
-        const outcome = handle.result() as Promise<BackupPlanResult>;
-        if (!options.json) await followBackup(client, handle, outcome);
-        let result: BackupPlanResult;
-        try {
-          result = await outcome;
-        } catch (error) {
-          const cause = error instanceof WorkflowFailedError ? (error.cause?.message ?? error.message) : (error as Error).message;
-          throw new OperationFailed(`backup ${workflowId} failed: ${cause}`);
-        }
-        if (options.json) {
-          printJson({ workflowId, ...result });
-          return;
-        }
-        const took = Date.parse(result.completedAt) - Date.parse(result.startedAt);
-        console.log(`backup set ${result.setId} complete in ${humanDuration(took)} (manifest ${result.manifestKey})`);
-        console.log(
-          formatTable(
-            ['COMPONENT', 'BYTES', 'SHA256', 'STARTED', 'COMPLETED'],
-            result.components.map((component) => [component.name, humanBytes(component.bytes), component.sha256.slice(0, 16), component.startedAt, component.completedAt]),
-          ),
-        );
       });
     });
 
@@ -139,4 +124,82 @@ export function registerBackupCommands(program: Command): void {
         console.log(`${listing.incomplete.length} incomplete set(s), never offered for restore: ${listing.incomplete.map((set) => set.setId).join(', ')}`);
       }
     });
+}
+
+interface BackupRunOptions {
+  plan: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+type BackupStart = { taskQueue: string; workflowId: string; args: unknown[] };
+
+/** `backup run` over Temporal's HTTP API: start and result without the gRPC client, which only the progress display loads. */
+async function runOverHttpApi(settings: TemporalSettings, address: string, start: BackupStart, options: BackupRunOptions): Promise<void> {
+  const { TemporalHttpApi } = await import('../../temporal/httpApi');
+  // The codec (and the protobuf definitions it needs) only when payload encryption is on.
+  const codecs = payloadEncryptionRequested() ? ((await import('../../encryption/payloadCodec')).dataConverterFromEnv()?.payloadCodecs ?? []) : [];
+  let api: InstanceType<typeof TemporalHttpApi>;
+  try {
+    api = new TemporalHttpApi(address, settings.namespace, codecs);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  try {
+    const runId = await api.startWorkflow(WORKFLOW_TYPES.backupPlan, start);
+    await reportRun(start.workflowId, runId, settings, options, {
+      result: () => api.result<BackupPlanResult>(start.workflowId, runId),
+      follow: async (outcome) => {
+        // Progress needs describe and query over gRPC; without them the run is still awaited over HTTP.
+        const { withTemporalClient } = await import('../../temporal/connection');
+        await withTemporalClient((client) => followBackup(client, client.workflow.getHandle(start.workflowId, runId), outcome)).catch((error: Error) => {
+          console.error(`(no progress shown: ${error.message})`);
+        });
+      },
+    });
+  } finally {
+    api.close();
+  }
+}
+
+/** After the start, whichever the transport: the id, then (with --wait) progress and the outcome. */
+async function reportRun(
+  workflowId: string,
+  runId: string,
+  settings: TemporalSettings,
+  options: BackupRunOptions,
+  run: { result(): Promise<BackupPlanResult>; follow(outcome: Promise<BackupPlanResult>): Promise<void> },
+): Promise<void> {
+  if (!options.json) console.log(`started ${WORKFLOW_TYPES.backupPlan} ${workflowId} on task queue ${settings.taskQueue}`);
+  if (!options.wait) {
+    if (options.json) printJson({ workflowId, runId });
+    return;
+  }
+  const outcome = run.result();
+  // Marked handled: a failure that comes while follow() is still connecting is awaited below, not an unhandled rejection.
+  outcome.catch(() => undefined);
+  if (!options.json) await run.follow(outcome);
+  let result: BackupPlanResult;
+  try {
+    result = await outcome;
+  } catch (error) {
+    const { name, message } = error as Error;
+    // Over gRPC the workflow's own failure is the cause of a WorkflowFailedError; over HTTP it is the message.
+    if (name === 'WorkflowFailedError') throw new OperationFailed(`backup ${workflowId} failed: ${((error as Error).cause as Error | undefined)?.message ?? message}`);
+    if (name === 'WorkflowClosedError') throw new OperationFailed(`backup ${workflowId} failed: ${message}`);
+    // Temporal went away for longer than the client rides out: the workflow carries on without the CLI.
+    throw new OperationFailed(`lost touch with Temporal while waiting for backup ${workflowId}, which carries on (\`temporal workflow describe -w ${workflowId}\` shows how it ends): ${message}`);
+  }
+  if (options.json) {
+    printJson({ workflowId, ...result });
+    return;
+  }
+  const took = Date.parse(result.completedAt) - Date.parse(result.startedAt);
+  console.log(`backup set ${result.setId} complete in ${humanDuration(took)} (manifest ${result.manifestKey})`);
+  console.log(
+    formatTable(
+      ['COMPONENT', 'BYTES', 'SHA256', 'STARTED', 'COMPLETED'],
+      result.components.map((component) => [component.name, humanBytes(component.bytes), component.sha256.slice(0, 16), component.startedAt, component.completedAt]),
+    ),
+  );
 }

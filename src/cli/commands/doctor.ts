@@ -17,7 +17,8 @@ import { parseRedisUrl, redisCliInvocation } from '../../engines/redis';
 import { loadPlanFile } from '../../plan/load';
 import type { Component, Plan } from '../../plan/schema';
 import { createStore } from '../../stores';
-import { connectClient, temporalSettingsFromEnv } from '../../temporal/connection';
+import { connectClient } from '../../temporal/connection';
+import { temporalSettingsFromEnv } from '../../temporal/settings';
 import { OperationFailed } from '../errors';
 
 export interface CheckOutcome {
@@ -44,7 +45,7 @@ async function guarded(what: string, fix: string, check: () => Promise<CheckOutc
 async function checkTemporal(): Promise<CheckOutcome[]> {
   const settings = temporalSettingsFromEnv();
   const fix = `start Temporal (\`lifeboat up\`, or \`docker compose up\`), or point TEMPORAL_ADDRESS (now ${settings.address}) and TEMPORAL_NAMESPACE at yours`;
-  return guarded(`Temporal at ${settings.address}`, fix, async () => {
+  const overGrpc = guarded(`Temporal at ${settings.address}`, fix, async () => {
     const { client, connection } = await connectClient(settings);
     try {
       await client.workflowService.describeNamespace({ namespace: settings.namespace });
@@ -53,6 +54,21 @@ async function checkTemporal(): Promise<CheckOutcome[]> {
       await connection.close();
     }
   });
+  const { httpAddress } = settings;
+  if (!httpAddress) return overGrpc;
+  // `backup run` uses it when it is set: it must reach the same namespace.
+  const httpFix = `point TEMPORAL_HTTP_ADDRESS (now ${httpAddress}) at the same server's HTTP API (port 7243 by default), or unset it to use gRPC`;
+  const overHttp = guarded(`Temporal's HTTP API at ${httpAddress}`, httpFix, async () => {
+    const { TemporalHttpApi } = await import('../../temporal/httpApi');
+    const api = new TemporalHttpApi(httpAddress, settings.namespace);
+    try {
+      await api.describeNamespace();
+      return [pass(`Temporal's HTTP API at ${httpAddress}, namespace ${settings.namespace}`)];
+    } finally {
+      api.close();
+    }
+  });
+  return (await Promise.all([overGrpc, overHttp])).flat();
 }
 
 async function checkStore(plan: Plan): Promise<CheckOutcome[]> {

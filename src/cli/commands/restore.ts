@@ -2,7 +2,8 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadPlanFile } from '../../plan/load';
-import { uniqueRunSuffix, withTemporalClient } from '../../temporal/connection';
+import { withTemporalClient } from '../../temporal/connection';
+import { uniqueRunSuffix } from '../../temporal/settings';
 import { WORKFLOW_TYPES } from '../../temporal/names';
 import {
   abortUpdate,

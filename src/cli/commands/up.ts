@@ -13,7 +13,8 @@ import { ensureTemporalCli } from '../../embedded/temporalCli';
 import { startDownloadedDevServer, startTemporalDevServer, type TemporalDevServerHandle } from '../../embedded/temporalDevServer';
 import { findGo } from '../../embedded/binaries';
 import { loadPlanFile } from '../../plan/load';
-import { connectClient, uniqueRunSuffix } from '../../temporal/connection';
+import { connectClient } from '../../temporal/connection';
+import { uniqueRunSuffix } from '../../temporal/settings';
 import { backupWorkflowId, DEFAULT_TASK_QUEUE, WORKFLOW_TYPES } from '../../temporal/names';
 import { humanBytes } from '../output';
 import { installSdkMetrics, startMetricsServer } from '../../../worker/metrics';
@@ -37,6 +38,7 @@ async function portOr(preferred: number): Promise<number> {
 
 async function startTemporal(stateDir: string): Promise<TemporalDevServerHandle> {
   const port = await portOr(7233);
+  const httpPort = await portOr(7243); // Temporal's HTTP API port, for TEMPORAL_HTTP_ADDRESS
   const uiPort = await portOr(8233);
   const dbFilename = path.join(stateDir, 'temporal.db');
   let binary: string;
@@ -49,7 +51,7 @@ async function startTemporal(stateDir: string): Promise<TemporalDevServerHandle>
     say('no temporal CLI and no Go: letting the Temporal SDK download the dev server (needs internet)');
     return startDownloadedDevServer({ port, uiPort, ui: true, dbFilename });
   }
-  return startTemporalDevServer({ binary, port, uiPort, ui: true, dbFilename, log: say });
+  return startTemporalDevServer({ binary, port, httpPort, uiPort, ui: true, dbFilename, log: say });
 }
 
 export function registerUpCommand(program: Command): void {
@@ -73,6 +75,7 @@ export function registerUpCommand(program: Command): void {
         const temporal = await startTemporal(options.stateDir);
         cleanups.push(() => temporal.stop());
         say(`Temporal dev server at ${temporal.address}${temporal.uiUrl ? `, Web UI at ${temporal.uiUrl}` : ''}`);
+        if (temporal.httpAddress) say(`its HTTP API at ${temporal.httpAddress}: \`export TEMPORAL_HTTP_ADDRESS=${temporal.httpAddress}\` makes \`lifeboat backup run\` start faster`);
 
         const needed = Object.fromEntries(Object.entries(EXAMPLE_DATABASES).filter(([variable]) => !process.env[variable]));
         if (Object.keys(needed).length > 0) {

@@ -5,7 +5,8 @@ import { createLifeboatWorker } from '../../../worker/worker';
 import { recordDrillStatuses, recordPlanStatuses } from '../../metrics';
 import { drillStatuses } from '../../repository/drillStatus';
 import { planStatuses } from '../../repository/planStatus';
-import { connectClient, temporalSettingsFromEnv } from '../../temporal/connection';
+import { connectClient } from '../../temporal/connection';
+import { temporalSettingsFromEnv } from '../../temporal/settings';
 import { listPlanSchedules } from '../../temporal/schedules';
 import { portOption, UsageError } from '../errors';
 
