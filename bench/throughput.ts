@@ -742,6 +742,9 @@ export function writeResults(file: string, section: string): void {
   writeFileSync(file, `${before}\n\n${section.trimEnd()}\n${after}`);
 }
 
+/** Set by Ctrl-C (or SIGTERM): the handler then stops everything and exits 130, whatever fails meanwhile. */
+let interrupted = false;
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -751,7 +754,10 @@ async function main(): Promise<void> {
     await bench?.stop().catch(() => undefined);
     await stack.stop();
   };
-  const onSignal = () => void stop().finally(() => process.exit(130));
+  const onSignal = () => {
+    interrupted = true;
+    void stop().finally(() => process.exit(130));
+  };
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     // The S3 store reads credentials from the standard chain, in this process too.
@@ -781,6 +787,8 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
+    // A command that fails because the stack is going down after Ctrl-C is no error of its own.
+    if (interrupted) return;
     process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   });

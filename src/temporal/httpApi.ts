@@ -108,7 +108,7 @@ export class TemporalHttpApi {
       taskQueue: { name: options.taskQueue },
       input: { payloads: payloads.map(toJsonPayload) },
       identity: this.identity,
-      // Makes a retried start idempotent on the server, as the gRPC client does.
+      // The server's key for recognising this start if it arrives twice; the gRPC client sends one too.
       requestId: randomUUID(),
     });
     return started.runId;

@@ -26,7 +26,8 @@ describe('npm run bench (throughput)', () => {
     }
     const row = (label: string) => written.split('\n').find((line) => line.startsWith('| 0.005 |') && line.includes(label));
     for (const label of [
-      'Lifeboat: `backup run --wait` through Temporal',
+      'Lifeboat: `backup run --wait` through Temporal, the CLI over its HTTP API',
+      'Lifeboat: `backup run --wait` through Temporal, the CLI over gRPC',
       'Lifeboat: the backup activity called directly, no Temporal',
       'Lifeboat: the backup activity called directly, `rowCounts: estimated`',
       'shell: `pg_dump -Fc -Z0 | zstd -3 | aws s3 cp -`',
@@ -43,11 +44,11 @@ describe('npm run bench (throughput)', () => {
       expect(line).not.toContain('not run');
       expect(line).toMatch(/\| \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\) \| \d+\.\d \| \d+\.\d\d \(.*\) \| \d+\.\d\d \((?!0\.00 )\d+\.\d\d \/ \d+\.\d\d\) \| [1-9]\d* \(\d+–\d+\) \|$/);
     }
-    for (const id of ['lifeboat-temporal', 'lifeboat-engine', 'lifeboat-engine-estimated', 'shell-zstd', 'shell-runbook', 'pgbackrest', 'limit', 'lifeboat-restore', 'shell-restore']) {
+    for (const id of ['lifeboat-temporal', 'lifeboat-temporal-grpc', 'lifeboat-engine', 'lifeboat-engine-estimated', 'shell-zstd', 'shell-runbook', 'pgbackrest', 'limit', 'lifeboat-restore', 'shell-restore']) {
       expect(written).toMatch(new RegExp(`^\\| ${id} \\| -?\\d+\\.\\d\\d \\| \\d+\\.\\d\\d \\|`, 'm'));
     }
     expect(written).toMatch(/\| overhead = CLI wall − dumps, s \(target < 2\) \| -?\d+\.\d\d/);
-    expect(written.match(/^\| 0\.005 \| (backup|restore|peak RSS|CPU)/gm)?.length).toBe(15);
+    expect(written.match(/^\| 0\.005 \| (backup|restore|peak RSS|CPU)/gm)?.length).toBe(16);
     expect(written).toMatch(/^\| after start, before any workflow \| \d+ \|$/m);
     expect(written).toMatch(/^The hypervisor took \d+ % of the machine's CPU time during the run \(steal: /m);
     expect(written).toMatch(/^\| after the 0\.005 GB rounds \| \d+ \|$/m);
