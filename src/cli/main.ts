@@ -65,11 +65,11 @@ async function buildProgram(argv: string[]): Promise<Command> {
 }
 
 /**
- * Store errors whose message already says what to fix (bucket, credentials, region, an unreachable endpoint):
- * printed without a stack. Matched by name so that reporting them need not load the AWS SDK (as is
- * TemporalHttpError, Temporal's HTTP API refusing a call).
+ * Errors whose message already says what to fix, printed without a stack: the store's (bucket, credentials,
+ * region, an unreachable endpoint) and Temporal's HTTP API refusing a call. Matched by name so that reporting
+ * them need not load the AWS SDK or the HTTP client.
  */
-const STORE_ERRORS = new Set(['StoreConfigurationError', 'BucketNotFoundError', 'StoreCredentialsError', 'StoreAccessDeniedError', 'ObjectLockedError', 'StoreUnreachableError']);
+const SELF_EXPLAINING_ERRORS = new Set(['StoreConfigurationError', 'BucketNotFoundError', 'StoreCredentialsError', 'StoreAccessDeniedError', 'ObjectLockedError', 'StoreUnreachableError', 'TemporalHttpError']);
 
 async function main(argv: string[]): Promise<number> {
   try {
@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(`error: ${error.message}`);
       return EXIT.badInput;
     }
-    if (error instanceof TemporalUnreachableError || (error instanceof Error && (STORE_ERRORS.has(error.name) || error.name === 'TemporalHttpError'))) {
+    if (error instanceof TemporalUnreachableError || (error instanceof Error && SELF_EXPLAINING_ERRORS.has(error.name))) {
       console.error(`error: ${error.message}`);
       return EXIT.failed;
     }

@@ -6,36 +6,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { PayloadCodec } from '@temporalio/common';
+import { MalformedPayloadError, payloadFromJson, payloadToJson } from '../temporal/payloadJson';
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
-interface JsonPayload {
-  metadata?: Record<string, string> | null;
-  data?: string | null;
-}
-
 class BadRequest extends Error {}
-
-function fromJson(value: unknown): Payload {
-  if (value === null || typeof value !== 'object') throw new BadRequest('every payload must be an object');
-  const { metadata, data } = value as JsonPayload;
-  if (metadata !== undefined && metadata !== null && typeof metadata !== 'object') throw new BadRequest('payload metadata must be an object');
-  if (data !== undefined && data !== null && typeof data !== 'string') throw new BadRequest('payload data must be a base64 string');
-  const decodedMetadata: Record<string, Uint8Array> = {};
-  for (const [name, encoded] of Object.entries(metadata ?? {})) {
-    if (typeof encoded !== 'string') throw new BadRequest(`payload metadata "${name}" must be a base64 string`);
-    decodedMetadata[name] = Buffer.from(encoded, 'base64');
-  }
-  return { metadata: decodedMetadata, data: data ? Buffer.from(data, 'base64') : undefined };
-}
-
-function toJson(payload: Payload): JsonPayload {
-  return {
-    metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([name, value]) => [name, Buffer.from(value).toString('base64')])),
-    data: payload.data ? Buffer.from(payload.data).toString('base64') : undefined,
-  };
-}
 
 async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -99,11 +75,11 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Run
         }
         const listed = (body as { payloads?: unknown } | null)?.payloads;
         if (!Array.isArray(listed)) throw new BadRequest('the body must be {"payloads": [...]}');
-        const payloads = listed.map(fromJson);
+        const payloads = listed.map(payloadFromJson);
         const result = route === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
-        reply(response, 200, { payloads: result.map(toJson) });
+        reply(response, 200, { payloads: result.map(payloadToJson) });
       } catch (error) {
-        const status = error instanceof BadRequest ? 400 : 422;
+        const status = error instanceof BadRequest || error instanceof MalformedPayloadError ? 400 : 422;
         options.log?.(`${route} for namespace ${String(request.headers['x-namespace'] ?? '-')} failed: ${(error as Error).message}`);
         reply(response, status, { message: (error as Error).message });
       }

@@ -10,8 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { hostname } from 'node:os';
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { PayloadCodec } from '@temporalio/common';
 import { defaultPayloadConverter, fromPayloadsAtIndex, toPayloads } from '@temporalio/common/lib/converter/payload-converter';
+import { payloadFromJson, payloadToJson, type JsonPayload } from './payloadJson';
 import { TemporalUnreachableError } from './settings';
 
 /** The gateway's JSON without payload shorthand, for the request (Content-Type) and the answer (Accept). */
@@ -36,19 +37,12 @@ export class TemporalHttpError extends Error {
 
 /** The workflow closed without a result: `message` is its failure's message, or what closed it. */
 export class WorkflowClosedError extends Error {
-  constructor(
-    readonly status: 'failed' | 'timed out' | 'terminated' | 'canceled',
-    message: string,
-  ) {
+  constructor(message: string) {
     super(message);
     this.name = 'WorkflowClosedError';
   }
 }
 
-interface JsonPayload {
-  metadata?: Record<string, string>;
-  data?: string;
-}
 interface JsonFailure {
   message?: string;
 }
@@ -61,15 +55,6 @@ interface CloseEvent {
   workflowExecutionCanceledEventAttributes?: object;
   workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string };
 }
-
-const toJsonPayload = (payload: Payload): JsonPayload => ({
-  metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value).toString('base64')])),
-  data: Buffer.from(payload.data ?? []).toString('base64'),
-});
-const fromJsonPayload = (payload: JsonPayload): Payload => ({
-  metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64')])),
-  data: Buffer.from(payload.data ?? '', 'base64'),
-});
 
 /** `host:port` (http) or an http:// URL, as TEMPORAL_HTTP_ADDRESS gives it; throws a message naming the variable. */
 export function httpApiUrl(address: string): URL {
@@ -106,7 +91,7 @@ export class TemporalHttpApi {
       workflowId: options.workflowId,
       workflowType: { name: workflowType },
       taskQueue: { name: options.taskQueue },
-      input: { payloads: payloads.map(toJsonPayload) },
+      input: { payloads: payloads.map(payloadToJson) },
       identity: this.identity,
       // The server's key for recognising this start if it arrives twice; the gRPC client sends one too.
       requestId: randomUUID(),
@@ -172,19 +157,19 @@ export class TemporalHttpApi {
 
   private async outcome<T>(event: CloseEvent): Promise<T> {
     if (event.workflowExecutionCompletedEventAttributes) {
-      let payloads = (event.workflowExecutionCompletedEventAttributes.result?.payloads ?? []).map(fromJsonPayload);
+      let payloads = (event.workflowExecutionCompletedEventAttributes.result?.payloads ?? []).map(payloadFromJson);
       for (const codec of [...this.codecs].reverse()) payloads = await codec.decode(payloads);
       return fromPayloadsAtIndex<T>(defaultPayloadConverter, 0, payloads);
     }
     if (event.workflowExecutionFailedEventAttributes) {
-      throw new WorkflowClosedError('failed', event.workflowExecutionFailedEventAttributes.failure?.message || 'failed, with no message');
+      throw new WorkflowClosedError(event.workflowExecutionFailedEventAttributes.failure?.message || 'failed, with no message');
     }
-    if (event.workflowExecutionTimedOutEventAttributes) throw new WorkflowClosedError('timed out', 'timed out (the workflow execution timeout)');
+    if (event.workflowExecutionTimedOutEventAttributes) throw new WorkflowClosedError('timed out (the workflow execution timeout)');
     if (event.workflowExecutionTerminatedEventAttributes) {
       const reason = event.workflowExecutionTerminatedEventAttributes.reason;
-      throw new WorkflowClosedError('terminated', `terminated${reason ? `: ${reason}` : ''}`);
+      throw new WorkflowClosedError(`terminated${reason ? `: ${reason}` : ''}`);
     }
-    if (event.workflowExecutionCanceledEventAttributes) throw new WorkflowClosedError('canceled', 'canceled');
+    if (event.workflowExecutionCanceledEventAttributes) throw new WorkflowClosedError('canceled');
     throw new TemporalHttpError(`unexpected close event from Temporal's HTTP API: ${JSON.stringify(event).slice(0, 300)}`);
   }
 

@@ -13,7 +13,7 @@ export interface TemporalSettings {
   /** LIFEBOAT_TASK_QUEUE, default "lifeboat". */
   taskQueue: string;
   /**
-   * TEMPORAL_HTTP_ADDRESS: the same frontend's HTTP API (host:port or an http(s) URL; Temporal's default port
+   * TEMPORAL_HTTP_ADDRESS: the same frontend's HTTP API (host:port or an http:// URL; Temporal's default port
    * is 7243). When set, `backup run` starts its workflow and waits for it over HTTP (src/temporal/httpApi.ts);
    * unset, everything goes over gRPC.
    */

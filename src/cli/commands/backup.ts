@@ -70,7 +70,7 @@ export function registerBackupCommands(program: Command): void {
       const { withTemporalClient } = await import('../../temporal/connection');
       await withTemporalClient(async (client) => {
         const handle = await client.workflow.start(WORKFLOW_TYPES.backupPlan, start);
-        await reportRun(start.workflowId, handle.firstExecutionRunId, settings, options, {
+        await reportRun(start, handle.firstExecutionRunId, options, {
           result: () => handle.result() as Promise<BackupPlanResult>,
           follow: (outcome) => followBackup(client, handle, outcome),
         });
@@ -147,7 +147,7 @@ async function runOverHttpApi(settings: TemporalSettings, address: string, start
   }
   try {
     const runId = await api.startWorkflow(WORKFLOW_TYPES.backupPlan, start);
-    await reportRun(start.workflowId, runId, settings, options, {
+    await reportRun(start, runId, options, {
       result: () => api.result<BackupPlanResult>(start.workflowId, runId),
       follow: async (outcome) => {
         // Progress needs describe and query over gRPC; without them the run is still awaited over HTTP.
@@ -164,13 +164,12 @@ async function runOverHttpApi(settings: TemporalSettings, address: string, start
 
 /** After the start, whichever the transport: the id, then (with --wait) progress and the outcome. */
 async function reportRun(
-  workflowId: string,
+  { workflowId, taskQueue }: BackupStart,
   runId: string,
-  settings: TemporalSettings,
   options: BackupRunOptions,
   run: { result(): Promise<BackupPlanResult>; follow(outcome: Promise<BackupPlanResult>): Promise<void> },
 ): Promise<void> {
-  if (!options.json) console.log(`started ${WORKFLOW_TYPES.backupPlan} ${workflowId} on task queue ${settings.taskQueue}`);
+  if (!options.json) console.log(`started ${WORKFLOW_TYPES.backupPlan} ${workflowId} on task queue ${taskQueue}`);
   if (!options.wait) {
     if (options.json) printJson({ workflowId, runId });
     return;
