@@ -83,9 +83,10 @@ test('up runs until Ctrl-C, serving the Web UI, metrics and the HTTP API; Ctrl-C
     // The HTTP API it prints is what TEMPORAL_HTTP_ADDRESS takes: a backup started and awaited over it alone.
     const httpAddress = stdout.match(/its HTTP API at (127\.0\.0\.1:\d+)/)![1];
     const plan = path.resolve(__dirname, '..', '..', 'examples', 'plan.yaml');
-    const taskQueue = stdout.match(/worker polling task queue "([^"]+)"/)![1];
+    // The worker polls the task queue every other command reads (the harness sets a unique LIFEBOAT_TASK_QUEUE).
+    expect(stdout).toContain(`worker polling task queue "${env.LIFEBOAT_TASK_QUEUE!}"`);
     const overHttp = await runCli(['backup', 'run', '--plan', plan, '--wait', '--json'], {
-      env: { ...env, TEMPORAL_HTTP_ADDRESS: httpAddress, TEMPORAL_ADDRESS: '127.0.0.1:1', LIFEBOAT_TASK_QUEUE: taskQueue },
+      env: { ...env, TEMPORAL_HTTP_ADDRESS: httpAddress, TEMPORAL_ADDRESS: '127.0.0.1:1' },
       cwd,
     });
     expect(overHttp.stderr).toBe('');

@@ -85,7 +85,9 @@ export function registerUpCommand(program: Command): void {
           say(`example databases on ${databases.description}`);
         }
 
-        const settings = { address: temporal.address, namespace: temporal.namespace, taskQueue: DEFAULT_TASK_QUEUE };
+        // The task queue is the one every other command reads (LIFEBOAT_TASK_QUEUE), so that `backup run` from
+        // another shell reaches this worker; the dev server's address and namespace are up's own.
+        const settings = { address: temporal.address, namespace: temporal.namespace, taskQueue: process.env.LIFEBOAT_TASK_QUEUE || DEFAULT_TASK_QUEUE };
         const { worker, connection: workerConnection } = await createLifeboatWorker({ settings });
         const running = worker.run();
         running.catch(() => undefined); // reported where it is awaited, in cleanup; never an unhandled rejection
