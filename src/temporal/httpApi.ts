@@ -12,6 +12,7 @@ import http from 'node:http';
 import { hostname } from 'node:os';
 import type { PayloadCodec } from '@temporalio/common';
 import { defaultPayloadConverter, fromPayloadsAtIndex, toPayloads } from '@temporalio/common/lib/converter/payload-converter';
+import { decode, encode } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import { payloadFromJson, payloadToJson, type JsonPayload } from './payloadJson';
 import { TemporalUnreachableError } from './settings';
 
@@ -74,7 +75,7 @@ export class TemporalHttpApi {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   private readonly identity = `${process.pid}@${hostname()}`;
 
-  /** `codecs` as the data converter's `payloadCodecs`: applied in order on the way out, in reverse on the way in. */
+  /** `codecs` as the data converter's `payloadCodecs`, applied as the SDK's clients apply them (its codec helpers). */
   constructor(
     address: string,
     private readonly namespace: string,
@@ -85,8 +86,7 @@ export class TemporalHttpApi {
 
   /** Starts a workflow; resolves with its run id once Temporal has recorded the start. */
   async startWorkflow(workflowType: string, options: { workflowId: string; taskQueue: string; args: unknown[] }): Promise<string> {
-    let payloads = toPayloads(defaultPayloadConverter, ...options.args) ?? [];
-    for (const codec of this.codecs) payloads = await codec.encode(payloads);
+    const payloads = await encode(this.codecs, toPayloads(defaultPayloadConverter, ...options.args) ?? []);
     const started = await this.call<{ runId: string }>('POST', this.workflowPath(options.workflowId), CALL_TIMEOUT_MS, {
       workflowId: options.workflowId,
       workflowType: { name: workflowType },
@@ -157,8 +157,7 @@ export class TemporalHttpApi {
 
   private async outcome<T>(event: CloseEvent): Promise<T> {
     if (event.workflowExecutionCompletedEventAttributes) {
-      let payloads = (event.workflowExecutionCompletedEventAttributes.result?.payloads ?? []).map(payloadFromJson);
-      for (const codec of [...this.codecs].reverse()) payloads = await codec.decode(payloads);
+      const payloads = await decode(this.codecs, (event.workflowExecutionCompletedEventAttributes.result?.payloads ?? []).map(payloadFromJson));
       return fromPayloadsAtIndex<T>(defaultPayloadConverter, 0, payloads);
     }
     if (event.workflowExecutionFailedEventAttributes) {

@@ -5,7 +5,7 @@ import type { BackupPlanResult } from '../../../workflows';
 import { payloadEncryptionRequested } from '../../encryption/keys';
 import { loadPlanFile } from '../../plan/load';
 import { backupWorkflowId, WORKFLOW_TYPES } from '../../temporal/names';
-import { temporalSettingsFromEnv, uniqueRunSuffix, type TemporalSettings } from '../../temporal/settings';
+import { temporalSettingsFromEnv, uniqueRunSuffix } from '../../temporal/settings';
 import { OperationFailed, UsageError } from '../errors';
 import { formatTable, humanBytes, humanDuration, printJson } from '../output';
 import type { ProgressSample } from '../progress';
@@ -64,7 +64,7 @@ export function registerBackupCommands(program: Command): void {
       const settings = temporalSettingsFromEnv();
       const start = { taskQueue: settings.taskQueue, workflowId: backupWorkflowId(plan.name, uniqueRunSuffix()), args: [{ plan, planRevision: revision }] };
       if (settings.httpAddress) {
-        await runOverHttpApi(settings, settings.httpAddress, start, options);
+        await runOverHttpApi(settings.httpAddress, settings.namespace, start, options);
         return;
       }
       const { withTemporalClient } = await import('../../temporal/connection');
@@ -135,13 +135,13 @@ interface BackupRunOptions {
 type BackupStart = { taskQueue: string; workflowId: string; args: unknown[] };
 
 /** `backup run` over Temporal's HTTP API: start and result without the gRPC client, which only the progress display loads. */
-async function runOverHttpApi(settings: TemporalSettings, address: string, start: BackupStart, options: BackupRunOptions): Promise<void> {
+async function runOverHttpApi(address: string, namespace: string, start: BackupStart, options: BackupRunOptions): Promise<void> {
   const { TemporalHttpApi } = await import('../../temporal/httpApi');
   // The codec (and the protobuf definitions it needs) only when payload encryption is on.
   const codecs = payloadEncryptionRequested() ? ((await import('../../encryption/payloadCodec')).dataConverterFromEnv()?.payloadCodecs ?? []) : [];
   let api: InstanceType<typeof TemporalHttpApi>;
   try {
-    api = new TemporalHttpApi(address, settings.namespace, codecs);
+    api = new TemporalHttpApi(address, namespace, codecs);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

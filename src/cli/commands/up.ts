@@ -14,8 +14,8 @@ import { startDownloadedDevServer, startTemporalDevServer, type TemporalDevServe
 import { findGo } from '../../embedded/binaries';
 import { loadPlanFile } from '../../plan/load';
 import { connectClient } from '../../temporal/connection';
-import { uniqueRunSuffix } from '../../temporal/settings';
-import { backupWorkflowId, DEFAULT_TASK_QUEUE, WORKFLOW_TYPES } from '../../temporal/names';
+import { temporalSettingsFromEnv, uniqueRunSuffix } from '../../temporal/settings';
+import { backupWorkflowId, WORKFLOW_TYPES } from '../../temporal/names';
 import { humanBytes } from '../output';
 import { installSdkMetrics, startMetricsServer } from '../../../worker/metrics';
 import { portOption } from '../errors';
@@ -87,7 +87,7 @@ export function registerUpCommand(program: Command): void {
 
         // The task queue is the one every other command reads (LIFEBOAT_TASK_QUEUE), so that `backup run` from
         // another shell reaches this worker; the dev server's address and namespace are up's own.
-        const settings = { address: temporal.address, namespace: temporal.namespace, taskQueue: process.env.LIFEBOAT_TASK_QUEUE || DEFAULT_TASK_QUEUE };
+        const settings = { address: temporal.address, namespace: temporal.namespace, taskQueue: temporalSettingsFromEnv().taskQueue };
         const { worker, connection: workerConnection } = await createLifeboatWorker({ settings });
         const running = worker.run();
         running.catch(() => undefined); // reported where it is awaited, in cleanup; never an unhandled rejection
